@@ -1,0 +1,38 @@
+# `make reproduce` and `make test` set everything up themselves (a .venv beside this file).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: reproduce test lint format normalize bench clean-checkpoints
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## Execute every notebook in place, top to bottom, in a fresh kernel (profile: $$DL_PROFILE or auto).
+reproduce: $(STAMP)
+	$(PY) -m course.notebooks run $(NOTEBOOKS)
+
+## Lint, then unit tests and smoke-profile notebook runs.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+
+## Strip volatile metadata from the notebooks (outputs are kept).
+normalize: $(STAMP)
+	$(PY) -m course.notebooks normalize $(NOTEBOOKS)
+
+## Benchmarks: one script per chapter, results in benchmarks/results/*.json.
+bench: $(STAMP)
+	$(PY) -m benchmarks.cnn_digits

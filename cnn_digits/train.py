@@ -1,0 +1,91 @@
+"""Training and evaluation of the digit classifiers, resumable from checkpoints."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cnn_digits.config import DigitsConfig
+from cnn_digits.data import DigitSplits, make_dataset, scale_images
+from course.checkpoint import fit_resumable
+from course.fetch import PROJECT_ROOT
+from course.progress import TqdmProgress
+
+
+def run_dir(config: DigitsConfig) -> Path:
+    """Where this profile's models, histories and figures go (one folder per profile)."""
+    return PROJECT_ROOT / "training_checkpoints" / "cnn_digits" / config.profile
+
+
+def compile_model(model: keras.Model, config: DigitsConfig, total_steps: int) -> keras.Model:
+    """Adam with a short warm-up, then a cosine decay of the learning rate to zero.
+
+    Warm-up keeps the first steps (with freshly initialised batch-norm statistics) from
+    overshooting; the decay lets the last epochs settle into a minimum.
+    """
+    warmup_steps = max(1, total_steps // 20)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup_steps,
+        decay_steps=max(1, total_steps - warmup_steps),
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train(
+    model: keras.Model,
+    splits: DigitSplits,
+    config: DigitsConfig,
+    num_epochs: int,
+    folder: Path | None = None,
+    callbacks: list | tuple = (),
+) -> dict[str, list[float]]:
+    """Fit ``model`` on the training split, validating on the held-out split.
+
+    Checkpoints every epoch in ``folder`` (default: ``run_dir(config) / model.name``), resumes
+    an interrupted run, loads a finished one, and saves the final model as ``model.keras``.
+    """
+    folder = Path(folder or run_dir(config) / model.name)
+    steps_per_epoch = math.ceil(len(splits.x_train) / config.batch_size)
+    compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
+    train_data = make_dataset(splits.x_train, splits.y_train, config.batch_size, True, config.seed)
+    val_data = make_dataset(splits.x_val, splits.y_val, 1000, shuffle=False)
+    fingerprint = {**config.as_dict(), "model": model.name, "num_epochs": num_epochs}
+    history = fit_resumable(
+        model,
+        train_data,
+        num_epochs=num_epochs,
+        folder=folder,
+        config=fingerprint,
+        validation_data=val_data,
+        callbacks=[TqdmProgress(model.name), *callbacks],
+    )
+    final = folder / "model.keras"
+    if not final.exists():
+        tmp = folder / ".tmp-model.keras"
+        model.save(tmp)
+        tmp.replace(final)
+    return history
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """Class probabilities (n, 10) for uint8 (n, 28, 28) or float (n, 28, 28[, 1]) images."""
+    images = np.asarray(images)
+    x = scale_images(images) if images.dtype == np.uint8 else images.astype("float32")
+    if x.ndim == 3:
+        x = x[..., None]
+    return np.asarray(model.predict(x, batch_size=1000, verbose=0))
+
+
+def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of ``images`` whose most probable class is the label."""
+    return float(np.mean(predict_probabilities(model, images).argmax(axis=1) == labels))

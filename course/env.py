@@ -1,0 +1,74 @@
+"""Seeding and the environment report each notebook prints first."""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+
+from course.profiles import get_profile
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the Keras backend, so a run can be repeated."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_device() -> str:
+    """The accelerator the Keras backend will use, or the CPU with its core count."""
+    import keras
+
+    backend = keras.backend.backend()
+    gpus: list[str] = []
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    elif backend == "jax":
+        import jax
+
+        gpus = [str(d) for d in jax.devices() if d.platform != "cpu"]
+    elif backend == "torch":
+        import torch
+
+        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    if gpus:
+        return "GPU: " + ", ".join(gpus)
+    return f"CPU: {_cpu_name()} ({os.cpu_count()} cores)"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment_report(profile: str | None = None) -> str:
+    """Profile, Keras backend, library versions and device, as a few printable lines."""
+    import keras
+
+    backend = keras.backend.backend()
+    backend_package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    lines = [
+        f"profile : {get_profile(profile)}",
+        f"backend : {backend} {_version(backend_package) if backend_package else ''}".rstrip(),
+        f"keras   : {keras.__version__}",
+        f"numpy   : {_version('numpy')}",
+        f"python  : {platform.python_version()}",
+        f"device  : {describe_device()}",
+    ]
+    return "\n".join(lines)

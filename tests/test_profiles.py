@@ -1,0 +1,195 @@
+"""Tests for course.profiles (which profile a run uses) and cnn_digits.config (what it means)."""
+
+import dataclasses
+
+import pytest
+
+from cnn_digits import config as digits_config
+from course import profiles
+from course.profiles import ENV_VAR, PROFILES, get_profile
+
+
+@pytest.fixture
+def no_env(monkeypatch):
+    """No DL_PROFILE in the environment, whatever the shell running the tests has set."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+
+
+@pytest.fixture
+def gpu(monkeypatch, no_env):
+    monkeypatch.setattr(profiles, "gpu_visible", lambda: True)
+
+
+@pytest.fixture
+def no_gpu(monkeypatch, no_env):
+    monkeypatch.setattr(profiles, "gpu_visible", lambda: False)
+
+
+def test_profile_names():
+    assert PROFILES == ("smoke", "cpu", "gpu")
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+def test_argument_is_returned(no_gpu, name):
+    assert get_profile(name) == name
+
+
+def test_argument_beats_environment_and_gpu(monkeypatch, gpu):
+    monkeypatch.setenv(ENV_VAR, "cpu")
+    assert get_profile("smoke") == "smoke"
+
+
+@pytest.mark.parametrize("value", ["smoke", "cpu"])
+def test_environment_beats_gpu_detection(monkeypatch, gpu, value):
+    monkeypatch.setenv(ENV_VAR, value)
+    assert get_profile() == value
+
+
+def test_environment_can_ask_for_gpu_without_one(monkeypatch, no_gpu):
+    monkeypatch.setenv(ENV_VAR, "gpu")
+    assert get_profile() == "gpu"
+
+
+def test_falls_back_to_gpu_when_one_is_visible(gpu):
+    assert get_profile() == "gpu"
+
+
+def test_falls_back_to_cpu_without_gpu(no_gpu):
+    assert get_profile() == "cpu"
+
+
+def test_empty_environment_variable_counts_as_unset(monkeypatch, no_gpu):
+    monkeypatch.setenv(ENV_VAR, "")
+    assert get_profile() == "cpu"
+
+
+def test_empty_argument_counts_as_none(monkeypatch, no_gpu):
+    monkeypatch.setenv(ENV_VAR, "smoke")
+    assert get_profile("") == "smoke"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(" GPU ", "gpu"), ("Smoke", "smoke"), ("cpu\n", "cpu")]
+)
+def test_argument_case_and_whitespace_are_ignored(no_gpu, raw, expected):
+    assert get_profile(raw) == expected
+
+
+def test_environment_case_and_whitespace_are_ignored(monkeypatch, gpu):
+    monkeypatch.setenv(ENV_VAR, "  SMOKE\t")
+    assert get_profile() == "smoke"
+
+
+def _assert_lists_all_profiles(message: str):
+    for name in ("smoke", "cpu", "gpu"):
+        assert name in message
+
+
+def test_unknown_argument_raises_with_valid_names(no_gpu):
+    with pytest.raises(ValueError, match="tpu") as info:
+        get_profile("tpu")
+    message = str(info.value)
+    _assert_lists_all_profiles(message.split("choose one of")[1])
+    assert "argument" in message
+
+
+def test_unknown_environment_value_raises_naming_the_variable(monkeypatch, no_gpu):
+    monkeypatch.setenv(ENV_VAR, "laptop")
+    with pytest.raises(ValueError, match="laptop") as info:
+        get_profile()
+    message = str(info.value)
+    assert ENV_VAR in message
+    _assert_lists_all_profiles(message.split("choose one of")[1])
+
+
+def test_whitespace_only_environment_value_is_refused(monkeypatch, no_gpu):
+    monkeypatch.setenv(ENV_VAR, "   ")
+    with pytest.raises(ValueError):
+        get_profile()
+
+
+def test_gpu_visible_false_when_cuda_devices_hidden(monkeypatch):
+    for hidden in ("", "-1"):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        assert profiles.gpu_visible() is False
+
+
+# cnn_digits.config -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["smoke", "cpu", "gpu"])
+def test_config_per_profile(no_gpu, name):
+    cfg = digits_config.get_config(name)
+    assert isinstance(cfg, digits_config.DigitsConfig)
+    assert cfg.profile == name
+
+
+def test_config_follows_environment(monkeypatch, no_gpu):
+    monkeypatch.setenv(ENV_VAR, "smoke")
+    assert digits_config.get_config().profile == "smoke"
+
+
+def test_config_defaults_to_detected_hardware(gpu):
+    assert digits_config.get_config().profile == "gpu"
+
+
+def test_config_overrides_apply_and_leave_the_rest(no_gpu):
+    base = digits_config.get_config("smoke")
+    changed = digits_config.get_config("smoke", batch_size=base.batch_size + 7, seed=123)
+    assert changed.batch_size == base.batch_size + 7
+    assert changed.seed == 123
+    assert changed.profile == "smoke"
+    assert changed.num_train == base.num_train
+    # The shared table of profiles is not modified by an override.
+    assert digits_config.get_config("smoke") == base
+
+
+def test_unknown_override_is_refused(no_gpu):
+    with pytest.raises(TypeError):
+        digits_config.get_config("smoke", no_such_field=1)
+
+
+def test_smoke_is_smaller_than_cpu(no_gpu):
+    smoke = digits_config.get_config("smoke")
+    cpu = digits_config.get_config("cpu")
+    # None means "all of MNIST", which is more than any number.
+    assert smoke.num_train is not None
+    assert cpu.num_train is None or smoke.num_train < cpu.num_train
+    assert smoke.num_test is not None
+    assert cpu.num_test is None or smoke.num_test < cpu.num_test
+    assert smoke.mlp_epochs < cpu.mlp_epochs
+    assert smoke.cnn_epochs < cpu.cnn_epochs
+    assert smoke.augmented_epochs < cpu.augmented_epochs
+
+
+def test_gpu_trains_at_least_as_long_as_cpu(no_gpu):
+    cpu = digits_config.get_config("cpu")
+    gpu_cfg = digits_config.get_config("gpu")
+    assert gpu_cfg.mlp_epochs >= cpu.mlp_epochs
+    assert gpu_cfg.cnn_epochs >= cpu.cnn_epochs
+    assert gpu_cfg.augmented_epochs >= cpu.augmented_epochs
+
+
+def test_smoke_validation_fits_in_training_slice(no_gpu):
+    smoke = digits_config.get_config("smoke")
+    assert 0 < smoke.num_validation < smoke.num_train
+
+
+def test_unknown_config_profile_raises(no_gpu):
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"):
+        digits_config.get_config("huge")
+
+
+def test_config_is_frozen(no_gpu):
+    cfg = digits_config.get_config("smoke")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.batch_size = 1
+    assert cfg.batch_size == digits_config.get_config("smoke").batch_size
+
+
+def test_as_dict_round_trips(no_gpu):
+    cfg = digits_config.get_config("cpu", learning_rate=1e-2)
+    as_dict = cfg.as_dict()
+    assert as_dict["profile"] == "cpu"
+    assert as_dict["learning_rate"] == 1e-2
+    assert digits_config.DigitsConfig(**as_dict) == cfg
