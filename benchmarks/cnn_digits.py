@@ -99,7 +99,7 @@ def run_ours(config, seed):
     set_seed(seed)
     splits = load_mnist(config.num_validation, config.num_train, config.num_test)
     model = build_cnn(config, augment=True)
-    steps = math.ceil(len(splits.x_train) / config.batch_size) * config.augmented_epochs
+    steps = len(splits.x_train) // config.batch_size * config.augmented_epochs
     compile_model(model, config, total_steps=steps)
     return timed_fit(
         model, splits.x_train, splits.y_train, splits.x_test, splits.y_test,

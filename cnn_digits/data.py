@@ -70,10 +70,12 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffl
     """A batched ``tf.data.Dataset`` of scaled images and labels.
 
     ``fit`` on a dataset keeps the CPU busy between epochs; fed NumPy arrays it stalled here.
+    A shuffled (training) dataset drops its last, smaller batch: one batch shape means one traced
+    training step instead of two, and the images left out differ from epoch to epoch.
     """
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices((scale_images(images), labels))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)

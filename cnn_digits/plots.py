@@ -15,7 +15,8 @@ def plot_signal_filters(dates, signal, smoothed, second_difference, window: int)
     )
     top.set_ylabel("price (USD)")
     top.legend(loc="upper left")
-    bottom.plot(dates[2:], second_difference, color="C3", lw=0.7)
+    # Each valid convolution shortens the series: by window - 1, then by 2 more.
+    bottom.plot(dates[window + 1 :], second_difference, color="C3", lw=0.7)
     bottom.axhline(0, color="k", lw=0.5)
     bottom.set_ylabel("second difference of\nthe moving average")
     fig.tight_layout()
@@ -38,11 +39,25 @@ def show_images(images, titles, ncols: int, size: float = 2.0, cmap="gray", supt
     return fig
 
 
-def plot_kernel_gallery(image: np.ndarray, filtered: dict[str, np.ndarray]):
-    """The grey picture, then the result of each named kernel (colour scaled per panel)."""
-    names = ["original", *filtered]
-    panels = [image, *filtered.values()]
-    return show_images(panels, names, ncols=4, size=2.6)
+def plot_kernel_gallery(image: np.ndarray, kernels: dict, filtered: dict[str, np.ndarray]):
+    """The grey picture, then the result of each named kernel.
+
+    Kernels whose weights sum to 1 (blur, sharpen) keep the brightness scale and are clipped to
+    [0, 1]; kernels that sum to 0 (edges) are shown around mid-grey, scaled to their 99th
+    percentile so a few strong edges do not wash out the rest.
+    """
+    panels = [image]
+    for name, result in filtered.items():
+        if np.isclose(np.sum(kernels[name]), 1.0):
+            panels.append(np.clip(result, 0, 1))
+        else:
+            scale = np.percentile(np.abs(result), 99) or 1.0
+            panels.append(np.clip(0.5 + 0.5 * result / scale, 0, 1))
+    fig = show_images(panels, ["original", *filtered], ncols=4, size=2.6)
+    for ax in fig.axes:
+        for shown in ax.get_images():
+            shown.set_clim(0, 1)
+    return fig
 
 
 def plot_matrix_values(matrices: dict[str, np.ndarray]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import keras
@@ -10,14 +9,13 @@ import numpy as np
 
 from cnn_digits.config import DigitsConfig
 from cnn_digits.data import DigitSplits, make_dataset, scale_images
-from course.checkpoint import fit_resumable
-from course.fetch import PROJECT_ROOT
+from course.checkpoint import fit_resumable, runs_root
 from course.progress import TqdmProgress
 
 
 def run_dir(config: DigitsConfig) -> Path:
     """Where this profile's models, histories and figures go (one folder per profile)."""
-    return PROJECT_ROOT / "training_checkpoints" / "cnn_digits" / config.profile
+    return runs_root() / "cnn_digits" / config.profile
 
 
 def compile_model(model: keras.Model, config: DigitsConfig, total_steps: int) -> keras.Model:
@@ -55,7 +53,7 @@ def train(
     an interrupted run, loads a finished one, and saves the final model as ``model.keras``.
     """
     folder = Path(folder or run_dir(config) / model.name)
-    steps_per_epoch = math.ceil(len(splits.x_train) / config.batch_size)
+    steps_per_epoch = len(splits.x_train) // config.batch_size  # the last partial batch is dropped
     compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
     train_data = make_dataset(splits.x_train, splits.y_train, config.batch_size, True, config.seed)
     val_data = make_dataset(splits.x_val, splits.y_val, 1000, shuffle=False)

@@ -17,9 +17,17 @@ from pathlib import Path
 
 import keras
 
+from course.fetch import PROJECT_ROOT
+
 WEIGHTS = "model.weights.h5"
 STATE = "state.json"
 HISTORY_CSV = "history.csv"
+
+
+def runs_root() -> Path:
+    """Where runs write: ``$DL_CHECKPOINT_DIR`` if set (tests use a temporary folder), else
+    ``training_checkpoints/`` in the project."""
+    return Path(os.environ.get("DL_CHECKPOINT_DIR") or PROJECT_ROOT / "training_checkpoints")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

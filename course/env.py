@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import sys
 from importlib import metadata
 
 from course.profiles import get_profile
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for a moment.
+
+    TensorFlow's C++ core logs a few lines while it loads (looking for CUDA, for instance) before
+    its log level applies, straight to descriptor 2, past Python's ``sys.stderr``; Jupyter would
+    show them under the first cell. Python exceptions are unaffected: they are raised, not lost.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_keras_quietly():
+    """Import Keras (and its backend) without the backend's native start-up messages."""
+    if "keras" not in sys.modules:
+        with native_stderr_silenced():
+            import keras  # noqa: F401
+
+            keras.backend.backend()
+    return sys.modules["keras"]
 
 
 def set_seed(seed: int) -> None:
@@ -29,14 +61,13 @@ def _cpu_name() -> str:
 
 def describe_device() -> str:
     """The accelerator the Keras backend will use, or the CPU with its core count."""
-    import keras
-
-    backend = keras.backend.backend()
+    backend = import_keras_quietly().backend.backend()
     gpus: list[str] = []
     if backend == "tensorflow":
         import tensorflow as tf
 
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+        with native_stderr_silenced():  # a machine without a GPU logs a failed CUDA start
+            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     elif backend == "jax":
         import jax
 
@@ -59,7 +90,7 @@ def _version(package: str) -> str:
 
 def environment_report(profile: str | None = None) -> str:
     """Profile, Keras backend, library versions and device, as a few printable lines."""
-    import keras
+    keras = import_keras_quietly()
 
     backend = keras.backend.backend()
     backend_package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)

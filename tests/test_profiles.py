@@ -193,3 +193,26 @@ def test_as_dict_round_trips(no_gpu):
     assert as_dict["profile"] == "cpu"
     assert as_dict["learning_rate"] == 1e-2
     assert digits_config.DigitsConfig(**as_dict) == cfg
+
+
+def test_environment_report_names_profile_backend_and_device(monkeypatch, capfd):
+    from course.env import environment_report
+
+    monkeypatch.setenv("DL_PROFILE", "smoke")
+    report = environment_report()
+    lines = dict(line.split(" : ", 1) for line in report.splitlines())
+    assert lines["profile"] == "smoke"
+    assert lines["backend"].split()[0] in ("tensorflow", "jax", "torch")
+    assert lines["device"].startswith(("CPU: ", "GPU: "))
+    assert {"keras  ", "numpy  ", "python "} <= set(lines)
+
+
+def test_native_stderr_is_silenced_only_inside_the_block(capfd):
+    import os
+
+    from course.env import native_stderr_silenced
+
+    with native_stderr_silenced():
+        os.write(2, b"hidden\n")
+    os.write(2, b"shown\n")
+    assert capfd.readouterr().err == "shown\n"
