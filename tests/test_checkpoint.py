@@ -38,11 +38,6 @@ BATCHES_PER_EPOCH = SAMPLES // BATCH
 # A tuple on purpose: it comes back from state.json as a list and must still match.
 CONFIG = {"learning_rate": 0.05, "hidden": (4,), "note": None, "seed": 0}
 
-pytestmark = [
-    # Keras turns TensorFlow variables into arrays in a way NumPy 2 deprecates; not ours to fix.
-    pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept:DeprecationWarning"),
-]
-
 
 class Interrupted(Exception):
     """Stands in for Ctrl-C or a killed kernel."""

@@ -200,11 +200,12 @@ def test_environment_report_names_profile_backend_and_device(monkeypatch, capfd)
 
     monkeypatch.setenv("DL_PROFILE", "smoke")
     report = environment_report()
-    lines = dict(line.split(" : ", 1) for line in report.splitlines())
+    pairs = (line.split(":", 1) for line in report.splitlines())
+    lines = {key.strip(): value.strip() for key, value in pairs}
     assert lines["profile"] == "smoke"
     assert lines["backend"].split()[0] in ("tensorflow", "jax", "torch")
     assert lines["device"].startswith(("CPU: ", "GPU: "))
-    assert {"keras  ", "numpy  ", "python "} <= set(lines)
+    assert {"keras", "numpy", "python"} <= set(lines)
 
 
 def test_native_stderr_is_silenced_only_inside_the_block(capfd):
