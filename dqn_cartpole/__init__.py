@@ -1,0 +1,1 @@
+"""Chapter 5: DQN on CartPole (constant, dqn, cartpole, run)."""

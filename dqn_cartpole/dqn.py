@@ -1,0 +1,289 @@
+"""The DQN agent, top to bottom: Q-network, epsilon-greedy actions, replay buffer, Bellman target,
+training step and target network.
+
+Everything that runs on tensors uses ``keras.layers`` and ``keras.ops`` only, so the agent runs on
+the TensorFlow, JAX and PyTorch backends alike. The gradient step is Keras's own compiled
+``train_on_batch`` with the loss in ``compute_loss``; the Q values that choose actions come from
+the compiled ``predict_on_batch``. Neither goes through ``model.predict``, which rebuilds a data
+pipeline on every call and would cost tens of milliseconds per environment step.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+import numpy as np
+from keras import ops
+
+from dqn_cartpole.constant import NUM_ACTIONS, NUM_OBSERVATIONS, DQNConfig
+
+# ---------------------------------------------------------------------------------------------
+# The Q-network: Q(s, . ; w), one output per action.
+
+
+def build_q_network(
+    hidden_units=(64, 64),
+    num_observations: int = NUM_OBSERVATIONS,
+    num_actions: int = NUM_ACTIONS,
+    name: str = "q_network",
+) -> keras.Model:
+    """A multilayer perceptron from a state to the Q value of every action.
+
+    One forward pass values all actions at once, so max_a Q(s, a) and argmax_a Q(s, a) cost a
+    single call. The last layer is linear: Q values are returns, not probabilities.
+    """
+    states = keras.Input((num_observations,), name="state")
+    hidden = states
+    for index, units in enumerate(hidden_units, start=1):
+        hidden = keras.layers.Dense(units, activation="relu", name=f"hidden_{index}")(hidden)
+    q_values = keras.layers.Dense(num_actions, name="q_values")(hidden)
+    return keras.Model(states, q_values, name=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exploration: epsilon-greedy with a linear schedule.
+
+
+def linear_epsilon(step: int, start: float, end: float, decay_steps: int) -> float:
+    """epsilon_t = start + (end - start) * min(1, t / decay_steps): a ramp, then flat at end."""
+    fraction = min(1.0, step / decay_steps)
+    return start + (end - start) * fraction
+
+
+def epsilon_greedy(q_values: np.ndarray, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+    """One action per row of ``q_values`` (n, num_actions).
+
+    With probability epsilon a uniformly random action (explore), else argmax_a Q(s, a) (exploit).
+    """
+    num_states, num_actions = q_values.shape
+    greedy = np.argmax(q_values, axis=1)
+    random = rng.integers(num_actions, size=num_states)
+    explore = rng.random(num_states) < epsilon
+    return np.where(explore, random, greedy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Experience replay: a ring buffer of transitions (s, a, r, s', terminated, truncated).
+
+
+class Batch(NamedTuple):
+    """A minibatch of transitions, one row per transition."""
+
+    states: np.ndarray  # (n, num_observations) float32
+    actions: np.ndarray  # (n,) int32
+    rewards: np.ndarray  # (n,) float32
+    next_states: np.ndarray  # (n, num_observations) float32
+    terminated: np.ndarray  # (n,) bool: s' ends the episode for good (the pole fell)
+    truncated: np.ndarray  # (n,) bool: the time limit cut the episode off after s'
+
+
+class ReplayBuffer:
+    """The last ``capacity`` transitions in preallocated numpy arrays.
+
+    New transitions overwrite the oldest ones (a ring buffer), and minibatches are drawn uniformly,
+    which breaks up the strong correlation between consecutive steps of an episode.
+    ``terminated`` and ``truncated`` are stored apart because they mean different things for the
+    Bellman target (see ``td_targets``).
+    """
+
+    FIELDS = Batch._fields
+
+    def __init__(self, capacity: int, num_observations: int = NUM_OBSERVATIONS):
+        if capacity <= 0:
+            raise ValueError(f"capacity must be positive, got {capacity}.")
+        self.capacity = capacity
+        self.states = np.zeros((capacity, num_observations), np.float32)
+        self.actions = np.zeros(capacity, np.int32)
+        self.rewards = np.zeros(capacity, np.float32)
+        self.next_states = np.zeros((capacity, num_observations), np.float32)
+        self.terminated = np.zeros(capacity, bool)
+        self.truncated = np.zeros(capacity, bool)
+        self.position = 0  # where the next transition goes
+        self.size = 0  # how many slots hold a transition
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, states, actions, rewards, next_states, terminated, truncated) -> None:
+        """Store a batch of transitions (leading axis: one row per transition)."""
+        count = len(actions)
+        rows = (self.position + np.arange(count)) % self.capacity
+        self.states[rows] = states
+        self.actions[rows] = actions
+        self.rewards[rows] = rewards
+        self.next_states[rows] = next_states
+        self.terminated[rows] = terminated
+        self.truncated[rows] = truncated
+        self.position = (self.position + count) % self.capacity
+        self.size = min(self.size + count, self.capacity)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        """``batch_size`` transitions drawn uniformly (with replacement) from those stored."""
+        if self.size == 0:
+            raise ValueError("Cannot sample from an empty replay buffer.")
+        rows = rng.integers(self.size, size=batch_size)
+        return Batch(*(getattr(self, name)[rows] for name in self.FIELDS))
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The stored transitions and the write position, for ``np.savez``."""
+        arrays = {name: getattr(self, name)[: self.size] for name in self.FIELDS}
+        arrays["position"] = np.array(self.position)
+        return arrays
+
+    def load_arrays(self, arrays) -> None:
+        """Refill the buffer from ``to_arrays``'s output (a dict or an opened .npz)."""
+        size = len(arrays["actions"])
+        if size > self.capacity:
+            raise ValueError(f"{size} saved transitions do not fit a buffer of {self.capacity}.")
+        for name in self.FIELDS:
+            getattr(self, name)[:size] = arrays[name]
+        self.size = size
+        self.position = int(arrays["position"]) % self.capacity
+
+
+# ---------------------------------------------------------------------------------------------
+# The Bellman target.
+
+
+def td_targets(rewards, next_q_target, terminated, gamma: float, next_q_online=None):
+    """The regression target y of Q(s, a) for a batch of transitions.
+
+        DQN:         y = r + gamma * (1 - terminated) * max_a' Q_target(s', a')
+        double DQN:  y = r + gamma * (1 - terminated) * Q_target(s', argmax_a' Q_online(s', a'))
+
+    Q-learning's target estimates Q*, the value of acting optimally from s' on, hence the max.
+    A terminated transition (the pole fell, the cart left the track) has no future: y = r.
+    A truncated one (the 500-step time limit) still bootstraps: the pole was upright and the
+    episode would have gone on, so its value is not zero. That is why ``truncated`` is no argument.
+    Double DQN lets the online network choose a' and the target network value it, which curbs
+    the upward bias of taking a max over noisy estimates.
+    """
+    next_q_target = ops.convert_to_tensor(next_q_target)
+    if next_q_online is None:
+        next_value = ops.max(next_q_target, axis=1)
+    else:
+        best_actions = ops.argmax(next_q_online, axis=1)
+        next_value = ops.take_along_axis(
+            next_q_target, ops.expand_dims(best_actions, axis=1), axis=1
+        )[:, 0]
+    not_terminated = 1.0 - ops.cast(terminated, next_value.dtype)
+    return ops.cast(rewards, next_value.dtype) + gamma * not_terminated * next_value
+
+
+def huber(errors, delta: float = 1.0):
+    """0.5 e^2 where |e| <= delta, delta (|e| - delta / 2) beyond: squared error near zero,
+    absolute error for outliers, so one surprising target cannot blow up a gradient."""
+    absolute = ops.abs(errors)
+    quadratic = ops.minimum(absolute, delta)
+    return 0.5 * quadratic**2 + delta * (absolute - quadratic)
+
+
+# ---------------------------------------------------------------------------------------------
+# The agent: online and target networks, the loss, the compiled calls.
+
+
+class DQNAgent(keras.Model):
+    """The online network Q(., .; w), its target copy Q(., .; w-), and the DQN loss.
+
+    Calling the agent on states gives the online network's Q values. ``train_on_batch(states,
+    (actions, rewards, next_states, terminated))`` takes one compiled gradient step on
+
+        L(w) = mean over the batch of huber(y - Q(s, a; w)),  y = td_targets(...)
+
+    with the targets held fixed (no gradient flows into y). The target network is a
+    non-trainable part of the agent, so its weights are saved and restored with the rest;
+    without it (``use_target_network=False``, the 2013 paper) the online network makes the
+    targets itself.
+    """
+
+    def __init__(self, config: DQNConfig, **kwargs):
+        super().__init__(name="dqn_agent", **kwargs)
+        self.gamma = config.gamma
+        self.double_dqn = config.double_dqn
+        self.loss_name = config.loss
+        self.online_network = build_q_network(config.hidden_units, name="online_network")
+        self.target_network = None
+        if config.use_target_network:
+            self.target_network = build_q_network(config.hidden_units, name="target_network")
+            self.target_network.trainable = False
+            self.update_target(tau=1.0)  # start as an exact copy
+        # Clipping the gradient's norm keeps one wild target from throwing the weights far away.
+        self.compile(
+            optimizer=keras.optimizers.Adam(
+                config.learning_rate, global_clipnorm=config.gradient_clip_norm
+            ),
+        )
+        self(np.zeros((1, NUM_OBSERVATIONS), np.float32))  # one call builds the agent
+
+    def call(self, states):
+        return self.online_network(states)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The DQN loss of the batch: ``x`` the states, ``y_pred`` their online Q values."""
+        actions, rewards, next_states, terminated = y
+        evaluator = self.target_network if self.target_network is not None else self.online_network
+        next_q_target = evaluator(next_states)
+        next_q_online = self.online_network(next_states) if self.double_dqn else None
+        targets = td_targets(rewards, next_q_target, terminated, self.gamma, next_q_online)
+        targets = ops.stop_gradient(targets)  # y is a label, not a function of w to descend on
+        # Q(s, a; w): the predicted value of the action actually taken.
+        actions = ops.expand_dims(ops.cast(actions, "int32"), axis=1)
+        q_taken = ops.take_along_axis(y_pred, actions, axis=1)[:, 0]
+        errors = targets - q_taken
+        per_sample = huber(errors) if self.loss_name == "huber" else 0.5 * errors**2
+        return ops.mean(per_sample)
+
+    def q_values(self, states: np.ndarray) -> np.ndarray:
+        """Online Q values (n, num_actions) of a batch of states, through the compiled call."""
+        return self.predict_on_batch(np.asarray(states, np.float32))
+
+    @staticmethod
+    def _as_inputs(batch: Batch):
+        """(x, y) for ``train_on_batch`` and ``compute_loss``: states, and what the loss needs."""
+        y = (
+            batch.actions.astype(np.int32),
+            batch.rewards.astype(np.float32),
+            batch.next_states.astype(np.float32),
+            batch.terminated.astype(np.float32),
+        )
+        return batch.states.astype(np.float32), y
+
+    def train_step_on(self, batch: Batch) -> None:
+        """One compiled gradient step on ``batch``.
+
+        Its loss joins a running mean (``mean_loss``); reading one float per step would cost
+        little, but Keras would also zero its loss tracker before every step (``reset_metrics``),
+        which on TensorFlow costs as much as the gradient step itself.
+        """
+        self.train_on_batch(*self._as_inputs(batch))
+
+    def reset_metrics(self):
+        """Called by Keras before every ``train_on_batch``: left empty on purpose (see above)."""
+
+    def mean_loss(self, reset: bool = True) -> float:
+        """The mean TD loss of the training steps since the last reset (nan if there were none)."""
+        tracker = self._loss_tracker
+        loss = float(tracker.result()) if int(tracker.count) else float("nan")
+        if reset:
+            tracker.reset_state()
+        return loss
+
+    def td_loss(self, batch: Batch) -> float:
+        """The DQN loss of ``batch`` under the current weights, without training on it."""
+        states, y = self._as_inputs(batch)
+        return float(ops.convert_to_numpy(self.compute_loss(states, y, self(states))))
+
+    def update_target(self, tau: float = 1.0) -> None:
+        """w- <- tau * w + (1 - tau) * w-.  tau = 1 is a hard copy; a small tau (Polyak averaging)
+        lets the target trail the online network smoothly."""
+        if self.target_network is None:
+            return
+        online = self.online_network.weights
+        for target_variable, online_variable in zip(
+            self.target_network.weights, online, strict=True
+        ):
+            if tau == 1.0:
+                target_variable.assign(online_variable)
+            else:
+                target_variable.assign(tau * online_variable + (1.0 - tau) * target_variable)

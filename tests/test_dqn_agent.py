@@ -1,0 +1,299 @@
+"""Chapter 5, the agent: configuration, Bellman target, replay buffer, exploration, training step
+and target network, each checked against a hand computation in numpy."""
+
+import course  # noqa: F401  (quiets TensorFlow before it is imported)
+
+# isort: split
+import keras
+import numpy as np
+import pytest
+
+from dqn_cartpole.constant import PROFILES, get_config
+from dqn_cartpole.dqn import (
+    Batch,
+    DQNAgent,
+    ReplayBuffer,
+    build_q_network,
+    epsilon_greedy,
+    huber,
+    linear_epsilon,
+    td_targets,
+)
+
+GAMMA = 0.9
+# Four transitions: ongoing, terminated (the pole fell), truncated (time limit), ongoing.
+REWARDS = np.array([1.0, 1.0, 1.0, 0.5], np.float32)
+TERMINATED = np.array([False, True, False, False])
+TRUNCATED = np.array([False, False, True, False])
+NEXT_Q_TARGET = np.array([[2.0, 5.0], [3.0, 4.0], [7.0, 1.0], [0.5, 0.25]], np.float32)
+NEXT_Q_ONLINE = np.array([[9.0, 0.0], [0.0, 9.0], [0.0, 1.0], [1.0, 0.0]], np.float32)
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+def test_profiles_are_valid_and_overrides_apply():
+    for name in PROFILES:
+        assert get_config(name).profile == name
+    config = get_config("smoke", num_steps=123, hidden_units=[8, 4])
+    assert config.num_steps == 123 and config.hidden_units == (8, 4)
+
+
+def test_unknown_profile_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown profile 'laptop'"):
+        get_config("laptop")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"num_steps": -5}, "num_steps must be a positive"),
+        ({"num_steps": 0}, "num_steps must be a positive"),
+        ({"batch_size": 2.5}, "batch_size must be a positive"),
+        ({"eval_every": 0}, "eval_every must be a positive"),
+        ({"learning_starts": -1}, "learning_starts"),
+        ({"gamma": 1.5}, "gamma must lie in"),
+        ({"epsilon_end": -0.1}, "epsilon_end"),
+        ({"tau": 0.0}, "tau must lie in"),
+        ({"hidden_units": ()}, "hidden_units"),
+        ({"batch_size": 5_000}, "cannot exceed buffer_size"),
+        ({"target_update": "medium"}, "target_update"),
+        ({"loss": "l1"}, "loss must be"),
+    ],
+)
+def test_nonsense_settings_are_refused(override, message):
+    with pytest.raises(ValueError, match=message):
+        get_config("smoke", **override)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Bellman target
+
+
+def bellman_by_hand(rewards, next_q_target, terminated, gamma, next_q_online=None):
+    """One transition at a time, as the definition reads."""
+    targets = []
+    for row, reward in enumerate(rewards):
+        if terminated[row]:
+            targets.append(reward)
+            continue
+        if next_q_online is None:
+            next_value = max(next_q_target[row])
+        else:
+            chosen = int(np.argmax(next_q_online[row]))
+            next_value = next_q_target[row][chosen]
+        targets.append(reward + gamma * next_value)
+    return np.array(targets)
+
+
+def test_td_targets_stop_at_termination_and_bootstrap_on_truncation():
+    targets = to_numpy(td_targets(REWARDS, NEXT_Q_TARGET, TERMINATED, GAMMA))
+    np.testing.assert_allclose(targets, [1 + 0.9 * 5, 1.0, 1 + 0.9 * 7, 0.5 + 0.9 * 0.5], rtol=1e-6)
+    np.testing.assert_allclose(
+        targets, bellman_by_hand(REWARDS, NEXT_Q_TARGET, TERMINATED, GAMMA), rtol=1e-6
+    )
+    # The truncated row bootstraps exactly like an ongoing one would.
+    assert targets[2] != REWARDS[2]
+
+
+def test_double_dqn_takes_the_online_argmax_valued_by_the_target_network():
+    targets = to_numpy(td_targets(REWARDS, NEXT_Q_TARGET, TERMINATED, GAMMA, NEXT_Q_ONLINE))
+    # Row 0: online picks action 0, whose target value is 2 (not the target's own max, 5).
+    np.testing.assert_allclose(targets, [1 + 0.9 * 2, 1.0, 1 + 0.9 * 1, 0.5 + 0.9 * 0.5],
+                               rtol=1e-6)
+    np.testing.assert_allclose(
+        targets,
+        bellman_by_hand(REWARDS, NEXT_Q_TARGET, TERMINATED, GAMMA, NEXT_Q_ONLINE),
+        rtol=1e-6,
+    )
+
+
+def test_huber_is_quadratic_inside_and_linear_outside():
+    errors = np.array([-3.0, -1.0, -0.5, 0.0, 0.25, 2.0], np.float32)
+    expected = np.where(np.abs(errors) <= 1, 0.5 * errors**2, np.abs(errors) - 0.5)
+    np.testing.assert_allclose(to_numpy(huber(errors)), expected, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay buffer
+
+
+def transitions(first: int, count: int):
+    """``count`` transitions numbered from ``first``; each field encodes its number."""
+    numbers = np.arange(first, first + count)
+    states = np.repeat(numbers[:, None], 4, axis=1).astype(np.float32)
+    return (states, numbers % 2, numbers.astype(np.float32), states + 1000,
+            numbers % 3 == 0, numbers % 5 == 0)
+
+
+def test_replay_buffer_wraps_around_and_keeps_the_newest():
+    buffer = ReplayBuffer(capacity=5)
+    buffer.add(*transitions(0, 3))
+    assert len(buffer) == 3 and buffer.position == 3
+    buffer.add(*transitions(3, 4))  # numbers 3..6; 5 and 6 overwrite slots 0 and 1
+    assert len(buffer) == 5 and buffer.position == 2
+    np.testing.assert_array_equal(buffer.rewards, [5, 6, 2, 3, 4])
+    np.testing.assert_array_equal(buffer.actions, np.array([5, 6, 2, 3, 4]) % 2)
+    np.testing.assert_array_equal(buffer.terminated, np.array([5, 6, 2, 3, 4]) % 3 == 0)
+    np.testing.assert_array_equal(buffer.truncated, np.array([5, 6, 2, 3, 4]) % 5 == 0)
+    np.testing.assert_array_equal(buffer.next_states[:, 0], [1005, 1006, 1002, 1003, 1004])
+
+
+def test_replay_buffer_samples_whole_transitions_with_the_right_shapes():
+    buffer = ReplayBuffer(capacity=50)
+    buffer.add(*transitions(0, 30))
+    batch = buffer.sample(64, np.random.default_rng(0))
+    assert isinstance(batch, Batch)
+    assert batch.states.shape == (64, 4) and batch.next_states.shape == (64, 4)
+    assert batch.actions.shape == batch.rewards.shape == batch.terminated.shape == (64,)
+    assert batch.states.dtype == np.float32 and batch.terminated.dtype == bool
+    # Every field of a sampled row comes from the same transition, and only stored ones.
+    numbers = batch.rewards.astype(int)
+    assert numbers.max() < 30
+    np.testing.assert_array_equal(batch.states[:, 0], numbers)
+    np.testing.assert_array_equal(batch.next_states[:, 0], numbers + 1000)
+    np.testing.assert_array_equal(batch.actions, numbers % 2)
+    np.testing.assert_array_equal(batch.terminated, numbers % 3 == 0)
+    np.testing.assert_array_equal(batch.truncated, numbers % 5 == 0)
+    with pytest.raises(ValueError, match="empty"):
+        ReplayBuffer(4).sample(2, np.random.default_rng(0))
+
+
+def test_replay_buffer_round_trips_through_arrays():
+    buffer = ReplayBuffer(capacity=5)
+    buffer.add(*transitions(0, 7))
+    copy = ReplayBuffer(capacity=5)
+    copy.load_arrays(buffer.to_arrays())
+    assert (len(copy), copy.position) == (5, 2)
+    for name in Batch._fields:
+        np.testing.assert_array_equal(getattr(copy, name), getattr(buffer, name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Exploration
+
+
+def test_linear_epsilon_runs_from_start_to_end_then_stays():
+    assert linear_epsilon(0, 1.0, 0.05, 100) == 1.0
+    assert linear_epsilon(50, 1.0, 0.05, 100) == pytest.approx(0.525)
+    assert linear_epsilon(100, 1.0, 0.05, 100) == pytest.approx(0.05)
+    assert linear_epsilon(10_000, 1.0, 0.05, 100) == pytest.approx(0.05)
+
+
+def test_epsilon_greedy_exploits_at_zero_and_explores_at_one():
+    rng = np.random.default_rng(0)
+    q_values = np.tile([[0.0, 1.0]], (2_000, 1))
+    assert (epsilon_greedy(q_values, 0.0, rng) == 1).all()
+    share_of_left = np.mean(epsilon_greedy(q_values, 1.0, rng) == 0)
+    assert 0.45 < share_of_left < 0.55
+    share_of_left = np.mean(epsilon_greedy(q_values, 0.2, rng) == 0)
+    assert 0.07 < share_of_left < 0.13  # half of the 20% random picks go left
+
+
+# ---------------------------------------------------------------------------------------------
+# The agent
+
+
+def make_agent(**overrides) -> DQNAgent:
+    keras.utils.set_random_seed(0)
+    return DQNAgent(get_config("smoke", **overrides))
+
+
+def fixed_batch(size: int = 32, seed: int = 1) -> Batch:
+    rng = np.random.default_rng(seed)
+    buffer = ReplayBuffer(size)
+    states = rng.normal(scale=0.5, size=(size, 4)).astype(np.float32)
+    buffer.add(states, rng.integers(2, size=size), np.ones(size, np.float32),
+               states + rng.normal(scale=0.1, size=(size, 4)).astype(np.float32),
+               rng.random(size) < 0.3, rng.random(size) < 0.2)
+    return Batch(*(getattr(buffer, name) for name in Batch._fields))
+
+
+def test_q_network_maps_states_to_one_value_per_action():
+    network = build_q_network((8, 8))
+    assert network.output_shape == (None, 2)
+    assert to_numpy(network(np.zeros((3, 4), np.float32))).shape == (3, 2)
+
+
+def loss_by_hand(agent: DQNAgent, batch: Batch, double: bool, use_target: bool) -> float:
+    online = agent.online_network
+    evaluator = agent.target_network if use_target else online
+    q = to_numpy(online(batch.states))
+    next_q_target = to_numpy(evaluator(batch.next_states))
+    next_q_online = to_numpy(online(batch.next_states)) if double else None
+    targets = bellman_by_hand(batch.rewards, next_q_target, batch.terminated, agent.gamma,
+                              next_q_online)
+    errors = targets - q[np.arange(len(q)), batch.actions]
+    return float(np.mean(np.where(np.abs(errors) <= 1, 0.5 * errors**2, np.abs(errors) - 0.5)))
+
+
+@pytest.mark.parametrize("double_dqn", [True, False])
+def test_agent_loss_matches_the_hand_computation(double_dqn):
+    agent = make_agent(double_dqn=double_dqn)
+    batch = fixed_batch()
+    # Move the online network away from the target so the two differ.
+    for _ in range(3):
+        agent.train_step_on(batch)
+    y = (batch.actions, batch.rewards, batch.next_states, batch.terminated.astype(np.float32))
+    loss = agent.compute_loss(batch.states, y, agent(batch.states))
+    expected = loss_by_hand(agent, batch, double=double_dqn, use_target=True)
+    assert float(to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_without_target_network_the_online_network_makes_the_targets():
+    agent = make_agent(use_target_network=False, double_dqn=False)
+    assert agent.target_network is None
+    batch = fixed_batch()
+    y = (batch.actions, batch.rewards, batch.next_states, batch.terminated.astype(np.float32))
+    loss = agent.compute_loss(batch.states, y, agent(batch.states))
+    expected = loss_by_hand(agent, batch, double=False, use_target=False)
+    assert float(to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+    agent.update_target()  # a no-op, not an error
+
+
+def test_training_steps_reduce_the_td_loss_on_a_fixed_batch():
+    agent = make_agent(learning_rate=3e-3)
+    batch = fixed_batch()
+    first = agent.td_loss(batch)
+    for _ in range(60):
+        agent.train_step_on(batch)
+    assert agent.td_loss(batch) < 0.3 * first
+    # The agent's running mean holds the losses of those 60 steps, between first and last.
+    assert agent.td_loss(batch) < agent.mean_loss() < first
+    assert np.isnan(agent.mean_loss())  # reset by the previous call
+    # Only the online network learns: the target network still holds its initial weights.
+    target = [to_numpy(w) for w in agent.target_network.weights]
+    online = [to_numpy(w) for w in agent.online_network.weights]
+    assert any(not np.allclose(t, o) for t, o in zip(target, online, strict=True))
+
+
+def weights(network) -> list[np.ndarray]:
+    return [to_numpy(w).copy() for w in network.weights]
+
+
+def test_hard_target_update_copies_the_online_network():
+    agent = make_agent()
+    for t, o in zip(weights(agent.target_network), weights(agent.online_network), strict=True):
+        np.testing.assert_array_equal(t, o)  # the target starts as a copy
+    agent.train_step_on(fixed_batch())
+    before = weights(agent.target_network)
+    assert any(not np.array_equal(t, o)
+               for t, o in zip(before, weights(agent.online_network), strict=True))
+    agent.update_target()
+    for t, o in zip(weights(agent.target_network), weights(agent.online_network), strict=True):
+        np.testing.assert_array_equal(t, o)
+
+
+def test_soft_target_update_is_polyak_averaging():
+    agent = make_agent()
+    for _ in range(3):
+        agent.train_step_on(fixed_batch())
+    target_before, online = weights(agent.target_network), weights(agent.online_network)
+    agent.update_target(tau=0.25)
+    for after, t, o in zip(weights(agent.target_network), target_before, online, strict=True):
+        np.testing.assert_allclose(after, 0.25 * o + 0.75 * t, rtol=1e-5, atol=1e-7)
