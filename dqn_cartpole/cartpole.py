@@ -33,7 +33,13 @@ from course.checkpoint import (
 from course.env import set_seed
 from course.figures import save_figure
 from dqn_cartpole.constant import MAX_EPISODE_STEPS, DQNConfig
-from dqn_cartpole.dqn import DQNAgent, ReplayBuffer, epsilon_greedy, linear_epsilon
+from dqn_cartpole.dqn import (
+    DQNAgent,
+    NStepAccumulator,
+    ReplayBuffer,
+    epsilon_greedy,
+    linear_epsilon,
+)
 
 ENV_ID = "CartPole-v1"
 WEIGHTS = "agent.weights.h5"
@@ -273,6 +279,7 @@ def train(
     envs = make_vector_env(num_envs)
     states, _ = envs.reset(seed=config.seed + run.env_step)
     resetting = np.zeros(num_envs, dtype=bool)  # copies whose next step() only starts an episode
+    accumulator = NStepAccumulator(num_envs, config.n_step, config.gamma)
     lengths = np.zeros(num_envs, dtype=int)
     returns = np.zeros(num_envs)
     q_sums = np.zeros(num_envs)  # sum over the episode of max_a Q(s_t, a)
@@ -290,10 +297,14 @@ def train(
         actions = epsilon_greedy(q_values, epsilon, rng)
         next_states, rewards, terminated, truncated, _ = envs.step(actions)
 
-        # Remember: every real transition goes into the replay buffer.
+        # Remember: every real transition goes into the replay buffer (as n-step transitions).
         real = ~resetting
-        buffer.add(states[real], actions[real], rewards[real], next_states[real],
-                   terminated[real], truncated[real])
+        completed = []
+        for index in np.flatnonzero(real):
+            completed += accumulator.step(index, states[index], actions[index], rewards[index],
+                                          next_states[index], terminated[index], truncated[index])
+        if completed:
+            buffer.add(*(np.array(column) for column in zip(*completed, strict=True)))
         lengths += real
         returns += np.where(real, rewards, 0.0)
         q_sums += np.where(real, q_values.max(axis=1), 0.0)
@@ -410,6 +421,28 @@ def plot_evaluations(episodes: list[dict] | None, evaluations: list[dict],
     ax.set(xlabel="environment step", ylabel="return of the greedy policy",
            ylim=(0, MAX_EPISODE_STEPS * 1.05))
     ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_variant_comparison(runs: dict[str, list[TrainingRun]], solved_return: float = 475.0):
+    """Greedy-policy return against environment steps, one panel per variant, one line per seed.
+
+    ``runs`` maps a variant's label (say "2015: target network") to its runs over several seeds.
+    """
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.6), sharey=True,
+                             squeeze=False)
+    for ax, (label, variant_runs) in zip(axes[0], runs.items(), strict=True):
+        for run in variant_runs:
+            steps = [row["env_step"] for row in run.evaluations]
+            means = [row["mean_return"] for row in run.evaluations]
+            ax.plot(steps, means, "o-", ms=2.5, lw=1, label=f"seed {run.config.seed}")
+        solved = sum(run.first_solved is not None for run in variant_runs)
+        ax.axhline(solved_return, color="C3", ls="--", lw=1)
+        ax.set(title=f"{label}\nsolved in {solved} of {len(variant_runs)} seeds",
+               xlabel="environment step", ylim=(0, MAX_EPISODE_STEPS * 1.05))
+        ax.legend(loc="lower right", fontsize=8)
+    axes[0, 0].set_ylabel("greedy return (mean of 100 episodes)")
     fig.tight_layout()
     return fig
 

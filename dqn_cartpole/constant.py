@@ -36,9 +36,15 @@ class DQNConfig:
     # training steps keeps Q bounded. Each copy lets the Bellman target look one step further
     # ahead, so fewer, rarer copies learn the far consequences (the cart drifting off) too late.
     learning_rate: float = 5e-4
+    # The learning rate falls linearly to learning_rate_end over the first decay_steps
+    # environment steps (None: constant), so late updates polish the policy instead of shaking it.
+    learning_rate_end: float | None = None
+    decay_steps: int = 50_000
     gradient_clip_norm: float | None = 10.0  # None: no clipping
     loss: str = "huber"  # "huber" or "mse"
     gamma: float = 0.99  # discount factor of the return G_t = r_t + gamma r_{t+1} + ...
+    # n-step returns: the target sums n rewards before it bootstraps (1: plain DQN).
+    n_step: int = 1
     # Experience replay
     buffer_size: int = 50_000
     batch_size: int = 128
@@ -67,8 +73,8 @@ class DQNConfig:
     def __post_init__(self):
         positive = (
             "num_steps", "buffer_size", "batch_size", "train_every", "num_envs",
-            "exploration_steps", "target_update_every", "eval_every", "eval_episodes",
-            "figure_every",
+            "exploration_steps", "target_update_every", "decay_steps", "eval_every", "n_step",
+            "eval_episodes", "figure_every",
         )
         for name in positive:
             value = getattr(self, name)
@@ -128,6 +134,10 @@ PROFILES = {
     # A GPU does not speed up a network this small; the gpu profile trains longer instead.
     "gpu": DQNConfig(profile="gpu", num_steps=100_000, figure_every=20_000),
 }
+
+
+# Seeds of the notebook's comparison of DQN with and without a target network.
+COMPARISON_SEEDS = {"smoke": (0,), "cpu": (0, 1, 2), "gpu": (0, 1, 2, 3, 4)}
 
 
 def get_config(profile: str | None = None, **overrides) -> DQNConfig:

@@ -76,6 +76,7 @@ class Batch(NamedTuple):
     next_states: np.ndarray  # (n, num_observations) float32
     terminated: np.ndarray  # (n,) bool: s' ends the episode for good (the pole fell)
     truncated: np.ndarray  # (n,) bool: the time limit cut the episode off after s'
+    horizons: np.ndarray  # (n,) int32: how many rewards `rewards` sums (n-step returns; else 1)
 
 
 class ReplayBuffer:
@@ -99,13 +100,15 @@ class ReplayBuffer:
         self.next_states = np.zeros((capacity, num_observations), np.float32)
         self.terminated = np.zeros(capacity, bool)
         self.truncated = np.zeros(capacity, bool)
+        self.horizons = np.ones(capacity, np.int32)
         self.position = 0  # where the next transition goes
         self.size = 0  # how many slots hold a transition
 
     def __len__(self) -> int:
         return self.size
 
-    def add(self, states, actions, rewards, next_states, terminated, truncated) -> None:
+    def add(self, states, actions, rewards, next_states, terminated, truncated,
+            horizons=1) -> None:
         """Store a batch of transitions (leading axis: one row per transition)."""
         count = len(actions)
         rows = (self.position + np.arange(count)) % self.capacity
@@ -115,6 +118,7 @@ class ReplayBuffer:
         self.next_states[rows] = next_states
         self.terminated[rows] = terminated
         self.truncated[rows] = truncated
+        self.horizons[rows] = horizons
         self.position = (self.position + count) % self.capacity
         self.size = min(self.size + count, self.capacity)
 
@@ -137,20 +141,78 @@ class ReplayBuffer:
         if size > self.capacity:
             raise ValueError(f"{size} saved transitions do not fit a buffer of {self.capacity}.")
         for name in self.FIELDS:
+            if name == "horizons" and name not in arrays:  # saved before n-step returns existed
+                self.horizons[:size] = 1
+                continue
             getattr(self, name)[:size] = arrays[name]
         self.size = size
         self.position = int(arrays["position"]) % self.capacity
+
+
+class NStepAccumulator:
+    """Turns the one-step transitions of several environments into n-step transitions.
+
+    With n-step returns the regression target sums n real rewards before it bootstraps,
+
+        y_t = r_t + gamma r_{t+1} + ... + gamma^(n-1) r_{t+n-1} + gamma^n max_a' Q(s_{t+n}, a'),
+
+    so one refresh of the target network carries news (say, of the cart leaving the track) n
+    steps back instead of one. Each environment keeps its last n steps; once n are pending the
+    oldest leaves as (s_t, a_t, summed rewards, s_{t+n}, not terminated, horizon n). When an
+    episode ends, every pending step leaves with the rewards up to the end, the final state, the
+    episode's terminated/truncated flags and its shorter horizon. n = 1 is plain one-step DQN.
+    """
+
+    def __init__(self, num_envs: int, n: int, gamma: float):
+        if n < 1:
+            raise ValueError(f"n-step returns need n >= 1, got {n}.")
+        self.n, self.gamma = n, gamma
+        self.pending: list[list[tuple]] = [[] for _ in range(num_envs)]  # (s, a, r) per env
+
+    def _leave(self, steps, next_state, terminated, truncated) -> tuple:
+        state, action, _ = steps[0]
+        summed = sum(self.gamma**k * reward for k, (_, _, reward) in enumerate(steps))
+        return state, action, summed, next_state, terminated, truncated, len(steps)
+
+    def step(self, env_index: int, state, action, reward, next_state, terminated: bool,
+             truncated: bool) -> list[tuple]:
+        """Record one real transition of an environment; return the n-step transitions it completes.
+
+        Each returned tuple is (state, action, summed reward, next state, terminated, truncated,
+        horizon), ready for ``ReplayBuffer.add``.
+        """
+        pending = self.pending[env_index]
+        pending.append((state, action, float(reward)))
+        if terminated or truncated:
+            done = [self._leave(pending[k:], next_state, terminated, truncated)
+                    for k in range(len(pending))]
+            pending.clear()
+            return done
+        if len(pending) == self.n:
+            done = [self._leave(pending, next_state, False, False)]
+            pending.pop(0)
+            return done
+        return []
+
+    def reset(self) -> None:
+        """Forget the pending steps (the episodes in play are abandoned, e.g. on resume)."""
+        for pending in self.pending:
+            pending.clear()
 
 
 # ---------------------------------------------------------------------------------------------
 # The Bellman target.
 
 
-def td_targets(rewards, next_q_target, terminated, gamma: float, next_q_online=None):
+def td_targets(rewards, next_q_target, terminated, gamma: float, next_q_online=None,
+               horizons=None):
     """The regression target y of Q(s, a) for a batch of transitions.
 
         DQN:         y = r + gamma * (1 - terminated) * max_a' Q_target(s', a')
         double DQN:  y = r + gamma * (1 - terminated) * Q_target(s', argmax_a' Q_online(s', a'))
+
+    With n-step transitions, r sums ``horizons`` discounted rewards and gamma becomes
+    gamma ** horizons: the bootstrap value lies that many steps ahead.
 
     Q-learning's target estimates Q*, the value of acting optimally from s' on, hence the max.
     A terminated transition (the pole fell, the cart left the track) has no future: y = r.
@@ -168,7 +230,10 @@ def td_targets(rewards, next_q_target, terminated, gamma: float, next_q_online=N
             next_q_target, ops.expand_dims(best_actions, axis=1), axis=1
         )[:, 0]
     not_terminated = 1.0 - ops.cast(terminated, next_value.dtype)
-    return ops.cast(rewards, next_value.dtype) + gamma * not_terminated * next_value
+    discount = gamma
+    if horizons is not None:
+        discount = ops.power(gamma, ops.cast(horizons, next_value.dtype))
+    return ops.cast(rewards, next_value.dtype) + discount * not_terminated * next_value
 
 
 def huber(errors, delta: float = 1.0):
@@ -187,7 +252,7 @@ class DQNAgent(keras.Model):
     """The online network Q(., .; w), its target copy Q(., .; w-), and the DQN loss.
 
     Calling the agent on states gives the online network's Q values. ``train_on_batch(states,
-    (actions, rewards, next_states, terminated))`` takes one compiled gradient step on
+    (actions, rewards, next_states, terminated, horizons))`` takes one compiled gradient step on
 
         L(w) = mean over the batch of huber(y - Q(s, a; w)),  y = td_targets(...)
 
@@ -208,10 +273,18 @@ class DQNAgent(keras.Model):
             self.target_network = build_q_network(config.hidden_units, name="target_network")
             self.target_network.trainable = False
             self.update_target(tau=1.0)  # start as an exact copy
+        learning_rate = config.learning_rate
+        if config.learning_rate_end is not None:
+            # The optimizer counts gradient steps; the config counts environment steps.
+            env_steps = config.decay_steps - config.learning_starts
+            gradient_steps = max(1, env_steps // config.train_every)
+            learning_rate = keras.optimizers.schedules.PolynomialDecay(
+                config.learning_rate, gradient_steps, config.learning_rate_end, power=1.0
+            )
         # Clipping the gradient's norm keeps one wild target from throwing the weights far away.
         self.compile(
             optimizer=keras.optimizers.Adam(
-                config.learning_rate, global_clipnorm=config.gradient_clip_norm
+                learning_rate, global_clipnorm=config.gradient_clip_norm
             ),
         )
         self(np.zeros((1, NUM_OBSERVATIONS), np.float32))  # one call builds the agent
@@ -221,11 +294,12 @@ class DQNAgent(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The DQN loss of the batch: ``x`` the states, ``y_pred`` their online Q values."""
-        actions, rewards, next_states, terminated = y
+        actions, rewards, next_states, terminated, horizons = y
         evaluator = self.target_network if self.target_network is not None else self.online_network
         next_q_target = evaluator(next_states)
         next_q_online = self.online_network(next_states) if self.double_dqn else None
-        targets = td_targets(rewards, next_q_target, terminated, self.gamma, next_q_online)
+        targets = td_targets(rewards, next_q_target, terminated, self.gamma, next_q_online,
+                             horizons)
         targets = ops.stop_gradient(targets)  # y is a label, not a function of w to descend on
         # Q(s, a; w): the predicted value of the action actually taken.
         actions = ops.expand_dims(ops.cast(actions, "int32"), axis=1)
@@ -246,6 +320,7 @@ class DQNAgent(keras.Model):
             batch.rewards.astype(np.float32),
             batch.next_states.astype(np.float32),
             batch.terminated.astype(np.float32),
+            batch.horizons.astype(np.float32),
         )
         return batch.states.astype(np.float32), y
 

@@ -32,6 +32,14 @@ class TabularConfig:
             raise ValueError("learning_rate and gamma must lie in (0, 1].")
 
 
+def get_tabular_config(profile: str | None = None, **overrides) -> TabularConfig:
+    """Tabular Q-learning settings for a profile: the smoke profile plays few episodes."""
+    from course.profiles import get_profile
+
+    num_episodes = 300 if get_profile(profile) == "smoke" else TabularConfig.num_episodes
+    return TabularConfig(**{"num_episodes": num_episodes, **overrides})
+
+
 def make_frozen_lake(slippery: bool = False) -> gym.Env:
     """The 4x4 FrozenLake-v1 (episodes are cut off after 100 steps)."""
     return gym.make("FrozenLake-v1", is_slippery=slippery)
@@ -80,3 +88,31 @@ def greedy_success_rate(env: gym.Env, q_table: np.ndarray, num_episodes: int = 1
             done = terminated or truncated
         successes += reward > 0
     return successes / num_episodes
+
+
+ARROWS = {0: "\u2190", 1: "\u2193", 2: "\u2192", 3: "\u2191"}  # FrozenLake's action order
+
+
+def plot_q_table(env: gym.Env, q_table: np.ndarray):
+    """The lake with each tile coloured by max_a Q[s, a] and the greedy action drawn on it."""
+    import matplotlib.pyplot as plt
+
+    tiles = env.unwrapped.desc.astype(str)
+    rows, cols = tiles.shape
+    values = q_table.max(axis=1).reshape(rows, cols)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=max(values.max(), 1e-9))
+    for row in range(rows):
+        for col in range(cols):
+            tile = tiles[row, col]
+            state = row * cols + col
+            if tile in "HG":  # holes and the goal end the episode: no action to choose
+                label = "hole" if tile == "H" else "goal"
+                ax.text(col, row, label, ha="center", va="center", fontsize=9, color="C3")
+            else:
+                ax.text(col, row, ARROWS[int(np.argmax(q_table[state]))], ha="center",
+                        va="center", fontsize=18)
+    ax.set(xticks=[], yticks=[], title="greedy action and max_a Q[s, a]")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig

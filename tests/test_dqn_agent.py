@@ -12,6 +12,7 @@ from dqn_cartpole.constant import PROFILES, get_config
 from dqn_cartpole.dqn import (
     Batch,
     DQNAgent,
+    NStepAccumulator,
     ReplayBuffer,
     build_q_network,
     epsilon_greedy,
@@ -75,10 +76,12 @@ def test_nonsense_settings_are_refused(override, message):
 # The Bellman target
 
 
-def bellman_by_hand(rewards, next_q_target, terminated, gamma, next_q_online=None):
+def bellman_by_hand(rewards, next_q_target, terminated, gamma, next_q_online=None,
+                    horizons=None):
     """One transition at a time, as the definition reads."""
     targets = []
     for row, reward in enumerate(rewards):
+        discount = gamma ** (1 if horizons is None else int(horizons[row]))
         if terminated[row]:
             targets.append(reward)
             continue
@@ -87,7 +90,7 @@ def bellman_by_hand(rewards, next_q_target, terminated, gamma, next_q_online=Non
         else:
             chosen = int(np.argmax(next_q_online[row]))
             next_value = next_q_target[row][chosen]
-        targets.append(reward + gamma * next_value)
+        targets.append(reward + discount * next_value)
     return np.array(targets)
 
 
@@ -111,6 +114,53 @@ def test_double_dqn_takes_the_online_argmax_valued_by_the_target_network():
         bellman_by_hand(REWARDS, NEXT_Q_TARGET, TERMINATED, GAMMA, NEXT_Q_ONLINE),
         rtol=1e-6,
     )
+
+
+def test_n_step_targets_discount_the_bootstrap_by_gamma_to_the_horizon():
+    horizons = np.array([3, 2, 1, 5])
+    targets = to_numpy(td_targets(REWARDS, NEXT_Q_TARGET, TERMINATED, GAMMA, horizons=horizons))
+    np.testing.assert_allclose(targets, [1 + 0.9**3 * 5, 1.0, 1 + 0.9 * 7, 0.5 + 0.9**5 * 0.5],
+                               rtol=1e-6)
+
+
+def n_step_by_hand(rewards, gamma, n, t):
+    """(summed reward, horizon) of the n-step transition that starts at step t of an episode."""
+    horizon = min(n, len(rewards) - t)
+    return sum(gamma**k * rewards[t + k] for k in range(horizon)), horizon
+
+
+@pytest.mark.parametrize("n", [1, 3])
+@pytest.mark.parametrize("ending", ["terminated", "truncated"])
+def test_n_step_accumulator_turns_an_episode_into_n_step_transitions(n, ending):
+    rewards = [1.0, 2.0, 3.0, 4.0, 5.0]
+    states = np.arange(6, dtype=np.float32)[:, None] * np.ones(4, np.float32)
+    accumulator = NStepAccumulator(num_envs=2, n=n, gamma=GAMMA)
+    out = []
+    for t, reward in enumerate(rewards):
+        last = t == len(rewards) - 1
+        out += accumulator.step(1, states[t], t % 2, reward, states[t + 1],
+                                last and ending == "terminated", last and ending == "truncated")
+    assert len(out) == len(rewards)  # one transition per step, each leaving exactly once
+    for t, (state, action, summed, next_state, terminated, truncated, horizon) in enumerate(out):
+        expected_sum, expected_horizon = n_step_by_hand(rewards, GAMMA, n, t)
+        assert state[0] == t and action == t % 2
+        assert summed == pytest.approx(expected_sum) and horizon == expected_horizon
+        assert next_state[0] == t + horizon  # s_{t+horizon}: where the bootstrap looks
+        reaches_end = t + horizon == len(rewards)
+        assert terminated == (reaches_end and ending == "terminated")
+        assert truncated == (reaches_end and ending == "truncated")
+    assert accumulator.pending == [[], []]
+
+
+def test_n_step_accumulator_keeps_environments_apart():
+    accumulator = NStepAccumulator(num_envs=2, n=2, gamma=1.0)
+    state = np.zeros(4, np.float32)
+    assert accumulator.step(0, state, 0, 1.0, state, False, False) == []
+    assert accumulator.step(1, state, 0, 10.0, state, False, False) == []
+    (transition,) = accumulator.step(0, state, 1, 2.0, state, False, False)
+    assert transition[2] == 3.0 and transition[6] == 2  # env 0's rewards only
+    with pytest.raises(ValueError, match="n >= 1"):
+        NStepAccumulator(num_envs=1, n=0, gamma=0.9)
 
 
 def test_huber_is_quadratic_inside_and_linear_outside():
@@ -210,7 +260,7 @@ def fixed_batch(size: int = 32, seed: int = 1) -> Batch:
     states = rng.normal(scale=0.5, size=(size, 4)).astype(np.float32)
     buffer.add(states, rng.integers(2, size=size), np.ones(size, np.float32),
                states + rng.normal(scale=0.1, size=(size, 4)).astype(np.float32),
-               rng.random(size) < 0.3, rng.random(size) < 0.2)
+               rng.random(size) < 0.3, rng.random(size) < 0.2, rng.integers(1, 4, size=size))
     return Batch(*(getattr(buffer, name) for name in Batch._fields))
 
 
@@ -227,7 +277,7 @@ def loss_by_hand(agent: DQNAgent, batch: Batch, double: bool, use_target: bool) 
     next_q_target = to_numpy(evaluator(batch.next_states))
     next_q_online = to_numpy(online(batch.next_states)) if double else None
     targets = bellman_by_hand(batch.rewards, next_q_target, batch.terminated, agent.gamma,
-                              next_q_online)
+                              next_q_online, batch.horizons)
     errors = targets - q[np.arange(len(q)), batch.actions]
     return float(np.mean(np.where(np.abs(errors) <= 1, 0.5 * errors**2, np.abs(errors) - 0.5)))
 
@@ -239,7 +289,8 @@ def test_agent_loss_matches_the_hand_computation(double_dqn):
     # Move the online network away from the target so the two differ.
     for _ in range(3):
         agent.train_step_on(batch)
-    y = (batch.actions, batch.rewards, batch.next_states, batch.terminated.astype(np.float32))
+    y = (batch.actions, batch.rewards, batch.next_states, batch.terminated.astype(np.float32),
+         batch.horizons.astype(np.float32))
     loss = agent.compute_loss(batch.states, y, agent(batch.states))
     expected = loss_by_hand(agent, batch, double=double_dqn, use_target=True)
     assert float(to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
@@ -249,7 +300,8 @@ def test_without_target_network_the_online_network_makes_the_targets():
     agent = make_agent(use_target_network=False, double_dqn=False)
     assert agent.target_network is None
     batch = fixed_batch()
-    y = (batch.actions, batch.rewards, batch.next_states, batch.terminated.astype(np.float32))
+    y = (batch.actions, batch.rewards, batch.next_states, batch.terminated.astype(np.float32),
+         batch.horizons.astype(np.float32))
     loss = agent.compute_loss(batch.states, y, agent(batch.states))
     expected = loss_by_hand(agent, batch, double=False, use_target=False)
     assert float(to_numpy(loss)) == pytest.approx(expected, rel=1e-5)

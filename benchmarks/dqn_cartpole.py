@@ -1,0 +1,150 @@
+"""Benchmark: our DQN (5 seeds) against Stable-Baselines3's tuned DQN, in one process.
+
+    .venv/bin/pip install -r benchmarks/requirements-dqn_cartpole.txt   # the reference only
+    python -m benchmarks.dqn_cartpole [--seeds 0 1 2 3 4] [--budget 50000] [--skip-reference]
+
+Both agents are judged by one rule: every 2,500 environment steps the greedy policy plays 100
+episodes side by side (``dqn_cartpole.cartpole.evaluate``), with the training clock stopped.
+Per seed: environment steps and training seconds at the first evaluation with a mean return of at
+least 475 (None if none within the budget), the mean return of the policy the run ends with, and
+the fraction of the evaluations after the first pass that pass too. Writes
+benchmarks/results/dqn_cartpole.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
+from course.env import describe_device
+from dqn_cartpole.cartpole import evaluate, train
+from dqn_cartpole.constant import SOLVED_RETURN, get_config
+
+RESULTS = Path(__file__).resolve().parent / "results" / "dqn_cartpole.json"
+EVAL_EVERY = 2_500
+EVAL_EPISODES = 100
+# rl-baselines3-zoo's hyperparameters for DQN on CartPole-v1 (hyperparams/dqn.yml).
+ZOO_CARTPOLE = dict(
+    learning_rate=2.3e-3, batch_size=64, buffer_size=100_000, learning_starts=1_000, gamma=0.99,
+    target_update_interval=10, train_freq=256, gradient_steps=128, exploration_fraction=0.16,
+    exploration_final_eps=0.04, policy_kwargs=dict(net_arch=[256, 256]),
+)
+
+
+def summarise(evaluations: list[dict]) -> dict:
+    """The judged numbers of one run from its evaluations (env_step, mean_return, train_seconds)."""
+    passes = [row["mean_return"] >= SOLVED_RETURN for row in evaluations]
+    first = passes.index(True) if True in passes else None
+    later = passes[first + 1:] if first is not None else []
+    return {
+        "steps_to_solve": evaluations[first]["env_step"] if first is not None else None,
+        "seconds_to_solve": (round(evaluations[first]["train_seconds"], 2)
+                             if first is not None else None),
+        "final_return": evaluations[-1]["mean_return"],
+        "pass_fraction_after_solve": (round(sum(later) / len(later), 3)
+                                      if later else (1.0 if first is not None else None)),
+        "curve": [(row["env_step"], row["mean_return"]) for row in evaluations],
+    }
+
+
+def run_ours(seed: int, budget: int, profile: str) -> dict:
+    config = get_config(profile, seed=seed, num_steps=budget, eval_every=EVAL_EVERY,
+                        eval_episodes=EVAL_EPISODES, figure_every=budget)
+    with tempfile.TemporaryDirectory() as folder:
+        run = train(config, folder=folder, progress=False)
+    return summarise(run.evaluations)
+
+
+def run_reference(seed: int, budget: int) -> dict:
+    """Stable-Baselines3's DQN with the zoo's CartPole hyperparameters, under the same rule."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class EvaluationClock(BaseCallback):
+        """Evaluates every EVAL_EVERY steps with the training clock stopped."""
+
+        def _on_training_start(self):
+            self.evaluations, self.next_eval = [], EVAL_EVERY
+            self.train_seconds, self.started = 0.0, time.perf_counter()
+
+        def evaluate_now(self):
+            self.train_seconds += time.perf_counter() - self.started
+            returns = evaluate(lambda states: self.model.predict(states, deterministic=True)[0],
+                               EVAL_EPISODES, seed=10_000 * (seed + 1) + len(self.evaluations))
+            self.evaluations.append({"env_step": self.num_timesteps,
+                                     "mean_return": float(returns.mean()),
+                                     "train_seconds": self.train_seconds})
+            self.started = time.perf_counter()
+
+        def _on_step(self):
+            if self.num_timesteps >= self.next_eval:
+                self.evaluate_now()
+                self.next_eval += EVAL_EVERY
+            return True
+
+    torch.manual_seed(seed)
+    clock = EvaluationClock()
+    model = DQN("MlpPolicy", gym.make("CartPole-v1"), seed=seed, device="cpu", verbose=0,
+                **ZOO_CARTPOLE)
+    model.learn(total_timesteps=budget, callback=clock)
+    if clock.evaluations[-1]["env_step"] < budget:  # the policy the run ends with
+        clock.evaluate_now()
+    return summarise(clock.evaluations)
+
+
+def collect(runs: list[dict], seeds: list[int]) -> dict:
+    keys = ("steps_to_solve", "seconds_to_solve", "final_return", "pass_fraction_after_solve",
+            "curve")
+    return {"seeds": seeds, **{key: [run[key] for run in runs] for key in keys}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--budget", type=int, default=50_000, help="environment steps per run")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    result = {"machine": f"{describe_device()}, {platform.platform()}",
+              "budget_steps": args.budget, "profile": args.profile}
+    ours = []
+    for seed in args.seeds:
+        ours.append(run_ours(seed, args.budget, args.profile))
+        print(f"ours seed {seed}: {ours[-1]['steps_to_solve']} steps, "
+              f"{ours[-1]['seconds_to_solve']} s, final {ours[-1]['final_return']}", flush=True)
+    result["ours"] = {"name": f"dqn_cartpole {args.profile} profile", **collect(ours, args.seeds)}
+    if not args.skip_reference:
+        reference = []
+        for seed in args.seeds:
+            reference.append(run_reference(seed, args.budget))
+            print(f"reference seed {seed}: {reference[-1]['steps_to_solve']} steps, "
+                  f"{reference[-1]['seconds_to_solve']} s, final {reference[-1]['final_return']}",
+                  flush=True)
+        result["reference"] = {
+            "name": "Stable-Baselines3 2.9 DQN, rl-baselines3-zoo CartPole-v1 hyperparameters",
+            "hyperparameters": {k: v for k, v in ZOO_CARTPOLE.items() if k != "policy_kwargs"}
+            | {"net_arch": [256, 256]},
+            **collect(reference, args.seeds),
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+    steps = [run["steps_to_solve"] for run in ours]
+    print("ours: median steps to solve",
+          np.median([s if s is not None else np.inf for s in steps]))
+
+
+if __name__ == "__main__":
+    main()
