@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: reproduce test lint format normalize bench clean-checkpoints
+.PHONY: reproduce test lint format normalize bench clean-checkpoints system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,4 +35,22 @@ normalize: $(STAMP)
 
 ## Benchmarks: one script per chapter, results in benchmarks/results/*.json.
 bench: $(STAMP)
+	$(PY) -m benchmarks.rnn_sentiment
 	$(PY) -m benchmarks.cnn_digits
+	$(PY) -m benchmarks.vae_faces
+	$(PY) -m pip install --quiet -r benchmarks/requirements-dqn_cartpole.txt
+	$(PY) -m benchmarks.dqn_cartpole
+
+## Chapter 2's audio tools (abc2midi, timidity, a 5 MB General MIDI soundfont), with apt.
+## Optional: without them the notebook still runs, draws piano rolls and says how to install.
+SYSTEM_PACKAGES := abcmidi timidity timgm6mb-soundfont
+system-deps:
+	@if command -v abc2midi >/dev/null && command -v timidity >/dev/null; then \
+	  echo "abc2midi and timidity are installed"; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	else \
+	  echo "Install abcmidi and timidity (plus a General MIDI soundfont) to hear chapter 2."; \
+	fi

@@ -1,6 +1,6 @@
 """Write the README's results table from benchmarks/results/*.json.
 
-    python -m benchmarks.report          # rewrite the table in README.md
+    python -m benchmarks.report          # rewrite the table in README.md, copy its pictures
     python -m benchmarks.report --check  # exit 1 if README.md is out of date
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -44,7 +45,44 @@ def cnn_digits_headline(result: dict) -> str:
     )
 
 
-HEADLINES = {"cnn_digits": cnn_digits_headline}
+def rnn_sentiment_headline(result: dict) -> str:
+    ours, best, reference = result["ours"], result["best_small"], result["reference"]
+    return (f"BiLSTM test accuracy {_percent(statistics.mean(ours['test_accuracy']))} (mean of "
+            f"{len(ours['seeds'])} seeds, {statistics.mean(ours['train_seconds']):.0f} s); best "
+            f"small model {_percent(best['test_accuracy'])} in {best['train_seconds']:.0f} s; "
+            f"keras.io BiLSTM: {_percent(reference['test_accuracy'])} in "
+            f"{reference['train_seconds']:.0f} s")
+
+
+def vae_faces_headline(result: dict) -> str:
+    def part(runs: dict) -> str:
+        return (f"gap {100 * statistics.mean(runs['gap']):.1f} pts, worst group "
+                f"{_percent(statistics.mean(runs['worst_group_recall']))}, precision "
+                f"{_percent(statistics.mean(runs['precision']))}")
+
+    return (f"DB-VAE {part(result['dbvae'])}; standard CNN {part(result['cnn'])} "
+            f"(face recall per race group, mean of {len(result['seeds'])} seeds)")
+
+
+def dqn_cartpole_headline(result: dict) -> str:
+    def part(runs: dict) -> str:
+        solved = [s for s in runs["steps_to_solve"] if s is not None]
+        seconds = [s for s in runs["seconds_to_solve"] if s is not None]
+        final_pass = sum(r >= 475 for r in runs["final_return"])
+        median = (f", median {statistics.median(solved):,.0f} steps / "
+                  f"{statistics.median(seconds):.0f} s" if solved else "")
+        return (f"solved in {len(solved)} of {len(runs['seeds'])} seeds{median}; final policy "
+                f"passes in {final_pass} of {len(runs['seeds'])}")
+
+    return f"ours: {part(result['ours'])}. SB3 zoo DQN: {part(result['reference'])}"
+
+
+HEADLINES = {
+    "rnn_sentiment": rnn_sentiment_headline,
+    "cnn_digits": cnn_digits_headline,
+    "vae_faces": vae_faces_headline,
+    "dqn_cartpole": dqn_cartpole_headline,
+}
 
 
 def results_table() -> str:
@@ -64,6 +102,25 @@ def results_table() -> str:
     return "\n".join(rows)
 
 
+# Pictures the README shows, copied from what the cpu-profile runs and notebooks wrote.
+FIGURES = {
+    "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/cartpole_trained.gif":
+        "docs/images/dqn_cartpole.gif",
+    "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/training_curve.png":
+        "docs/images/dqn_training_curve.png",
+}
+
+
+def copy_figures() -> None:
+    """Refresh docs/images/ from the run folders (figures not produced yet are left alone)."""
+    for source, target in FIGURES.items():
+        source, target = ROOT / source, ROOT / target
+        if source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            print(f"copied {source.relative_to(ROOT)} -> {target.relative_to(ROOT)}")
+
+
 def updated_readme(text: str) -> str:
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)
@@ -79,6 +136,7 @@ def main(argv=None) -> int:
     if args.check:
         return 0 if new == text else 1
     README.write_text(new)
+    copy_figures()
     return 0
 
 

@@ -30,21 +30,23 @@ class DQNConfig:
     num_steps: int = 30_000  # environment steps of the whole run
     seed: int = 0
     # The Q-network: a multilayer perceptron from the 4 state numbers to one Q value per action.
-    hidden_units: tuple[int, ...] = (64, 64)
-    # Measured: with Adam at 1e-3, or target copies every 20-50 steps, the online network
-    # overshoots each new target and Q diverges to 1e5 and beyond; 5e-4 with copies every 100
-    # training steps keeps Q bounded. Each copy lets the Bellman target look one step further
-    # ahead, so fewer, rarer copies learn the far consequences (the cart drifting off) too late.
-    learning_rate: float = 5e-4
+    # Measured over seeds 0-2 (50k steps, first greedy mean >= 475): 64x64 with a constant
+    # learning rate 5e-4 and one-step targets solved at 42.5k steps or not at all; 256x256 with
+    # the decaying rate below at 27.5k-30k; adding 5-step returns at 15k-25k, every seed still
+    # solved at the end. The wider network costs ~1.7x the CPU time per step.
+    hidden_units: tuple[int, ...] = (256, 256)
+    # Adam at a constant 1e-3 with frequent target copies diverged; decaying it to 0 over the
+    # run keeps the late updates small enough not to shake a solved policy apart.
+    learning_rate: float = 1e-3
     # The learning rate falls linearly to learning_rate_end over the first decay_steps
-    # environment steps (None: constant), so late updates polish the policy instead of shaking it.
-    learning_rate_end: float | None = None
-    decay_steps: int = 50_000
+    # environment steps (None: the whole run). learning_rate_end=None keeps it constant.
+    learning_rate_end: float | None = 0.0
+    decay_steps: int | None = None
     gradient_clip_norm: float | None = 10.0  # None: no clipping
     loss: str = "huber"  # "huber" or "mse"
     gamma: float = 0.99  # discount factor of the return G_t = r_t + gamma r_{t+1} + ...
     # n-step returns: the target sums n rewards before it bootstraps (1: plain DQN).
-    n_step: int = 1
+    n_step: int = 5
     # Experience replay
     buffer_size: int = 50_000
     batch_size: int = 128
@@ -57,7 +59,7 @@ class DQNConfig:
     # Exploration: epsilon falls linearly from start to end over the first exploration_steps.
     epsilon_start: float = 1.0
     epsilon_end: float = 0.05
-    exploration_steps: int = 10_000
+    exploration_steps: int = 6_000
     # Target network (the 2015 paper); use_target_network=False is the 2013 variant.
     use_target_network: bool = True
     target_update: str = "hard"  # "hard": copy every target_update_every steps; "soft": Polyak
@@ -73,13 +75,18 @@ class DQNConfig:
     def __post_init__(self):
         positive = (
             "num_steps", "buffer_size", "batch_size", "train_every", "num_envs",
-            "exploration_steps", "target_update_every", "decay_steps", "eval_every", "n_step",
+            "exploration_steps", "target_update_every", "eval_every", "n_step",
             "eval_episodes", "figure_every",
         )
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
+        if self.decay_steps is not None and (
+            not isinstance(self.decay_steps, int) or self.decay_steps <= 0
+        ):
+            raise ValueError(f"decay_steps must be a positive whole number or None, "
+                             f"got {self.decay_steps!r}.")
         if self.learning_starts < 0:
             raise ValueError(f"learning_starts must be >= 0, got {self.learning_starts!r}.")
         if not self.hidden_units or any(int(u) <= 0 for u in self.hidden_units):

@@ -276,7 +276,7 @@ class DQNAgent(keras.Model):
         learning_rate = config.learning_rate
         if config.learning_rate_end is not None:
             # The optimizer counts gradient steps; the config counts environment steps.
-            env_steps = config.decay_steps - config.learning_starts
+            env_steps = (config.decay_steps or config.num_steps) - config.learning_starts
             gradient_steps = max(1, env_steps // config.train_every)
             learning_rate = keras.optimizers.schedules.PolynomialDecay(
                 config.learning_rate, gradient_steps, config.learning_rate_end, power=1.0

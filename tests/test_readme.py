@@ -1,6 +1,7 @@
 """The README's results table is generated from benchmarks/results/*.json and stays in sync."""
 
 import json
+import re
 
 import pytest
 
@@ -34,3 +35,18 @@ def test_cnn_digits_headline_reads_the_numbers():
 def test_result_files_have_the_required_keys(path):
     result = json.loads(path.read_text())
     assert {"machine", "ours", "reference"} <= result.keys()
+
+
+def test_every_picture_the_readme_shows_is_in_the_repository():
+    text = report.README.read_text()
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    missing = [path for path in pictures if not (report.ROOT / path).is_file()]
+    assert not missing, f"README shows missing files {missing}: run `python -m benchmarks.report`"
+
+
+def test_dqn_headline_counts_solved_seeds_and_final_passes():
+    runs = {"seeds": [0, 1, 2], "steps_to_solve": [10_000, None, 20_000],
+            "seconds_to_solve": [8.0, None, 12.0], "final_return": [500.0, 120.0, 476.0]}
+    headline = report.dqn_cartpole_headline({"ours": runs, "reference": runs})
+    assert "solved in 2 of 3 seeds, median 15,000 steps / 10 s" in headline
+    assert "final policy passes in 2 of 3" in headline
