@@ -36,6 +36,7 @@ normalize: $(STAMP)
 ## Benchmarks: one script per chapter, results in benchmarks/results/*.json.
 bench: $(STAMP)
 	$(PY) -m benchmarks.rnn_sentiment
+	$(PY) -m benchmarks.rnn_music
 	$(PY) -m benchmarks.cnn_digits
 	$(PY) -m benchmarks.vae_faces
 	$(PY) -m pip install --quiet -r benchmarks/requirements-dqn_cartpole.txt

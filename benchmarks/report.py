@@ -54,6 +54,16 @@ def rnn_sentiment_headline(result: dict) -> str:
             f"{reference['train_seconds']:.0f} s")
 
 
+def rnn_music_headline(result: dict) -> str:
+    def part(runs: dict) -> str:
+        return (f"{runs['heldout_nats_per_char']:.3f} nats/char held out, "
+                f"{_percent(runs['valid_fraction'])} of {runs['tunes_sampled']} sampled tunes "
+                f"valid ({runs['train_seconds']:.0f} s)")
+
+    return (f"ours: {part(result['ours'])}; MIT lab-1 recipe: {part(result['reference'])}; "
+            f"human corpus {_percent(result['corpus_valid_fraction'])} valid")
+
+
 def vae_faces_headline(result: dict) -> str:
     def part(runs: dict) -> str:
         return (f"gap {100 * statistics.mean(runs['gap']):.1f} pts, worst group "
@@ -79,6 +89,7 @@ def dqn_cartpole_headline(result: dict) -> str:
 
 HEADLINES = {
     "rnn_sentiment": rnn_sentiment_headline,
+    "rnn_music": rnn_music_headline,
     "cnn_digits": cnn_digits_headline,
     "vae_faces": vae_faces_headline,
     "dqn_cartpole": dqn_cartpole_headline,
@@ -104,6 +115,7 @@ def results_table() -> str:
 
 # Pictures the README shows, copied from what the cpu-profile runs and notebooks wrote.
 FIGURES = {
+    "training_checkpoints/rnn_music/cpu/piano_rolls.png": "docs/images/rnn_music_piano_rolls.png",
     "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/cartpole_trained.gif":
         "docs/images/dqn_cartpole.gif",
     "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/training_curve.png":
@@ -121,10 +133,26 @@ def copy_figures() -> None:
             print(f"copied {source.relative_to(ROOT)} -> {target.relative_to(ROOT)}")
 
 
+TUNE_START, TUNE_END = "<!-- tune:start -->", "<!-- tune:end -->"
+# The first generated tune the cpu run wrote (a valid one, when abc2midi could check them).
+TUNE_FILE = ROOT / "training_checkpoints" / "rnn_music" / "cpu" / "tune_1.abc"
+
+
+def _replace_between(text: str, start: str, end: str, body: str) -> str:
+    head, found, rest = text.partition(start)
+    if not found:
+        return text
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def updated_readme(text: str) -> str:
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    return f"{head}{START}\n{results_table()}\n{END}{tail}"
+    """``text`` with a fresh results table and, when the music run exists, its first tune."""
+    text = _replace_between(text, START, END, results_table())
+    if TUNE_FILE.exists():
+        text = _replace_between(text, TUNE_START, TUNE_END,
+                                f"```\n{TUNE_FILE.read_text().strip()}\n```")
+    return text
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,362 @@
+"""From generated text to tunes you can check, hear and see.
+
+- ``complete_tunes``: the finished tunes in a generated text;
+- ``check_tune``: the validity rule, with ``abc2midi`` (from the abcmidi package) as the parser;
+- ``midi_to_wav``: synthesis with ``timidity`` and a General MIDI soundfont, refusing a silent
+  result (timidity without instruments writes a silent WAV and says nothing);
+- ``read_midi_notes``: a small Standard MIDI File reader for the piano roll;
+- ``CopyFinder``: the longest run of generated characters copied from the training text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnn_music.data import split_tunes
+
+INSTALL_HINT = (
+    "Install the ABC and MIDI tools with:  sudo apt-get install -y abcmidi timidity "
+    "timgm6mb-soundfont   (Debian/Ubuntu; on macOS: brew install abcmidi timidity, plus a "
+    "General MIDI .sf2 soundfont named in $DL_SOUNDFONT)."
+)
+SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts")
+
+
+class MissingToolError(RuntimeError):
+    """A program this step needs (abc2midi, timidity, a soundfont) is not installed."""
+
+
+class SilentAudioError(RuntimeError):
+    """timidity wrote a WAV without sound: it found no instruments (no soundfont)."""
+
+
+def find_program(name: str, search_path: str | None = None) -> str:
+    """The full path of ``name`` on ``search_path`` (default: $PATH), else MissingToolError."""
+    found = shutil.which(name, path=search_path)
+    if found is None:
+        raise MissingToolError(f"'{name}' is not installed (not found on PATH). {INSTALL_HINT}")
+    return found
+
+
+def tools_available(search_path: str | None = None) -> bool:
+    """True when both abc2midi and timidity can be found."""
+    try:
+        find_program("abc2midi", search_path)
+        find_program("timidity", search_path)
+    except MissingToolError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Complete tunes in generated text
+
+def complete_tunes(text: str) -> list[str]:
+    """The complete tunes of a generated text.
+
+    A tune runs from a line starting with ``X:`` to the next such line. It is complete when
+    something follows it (the next ``X:``, or a closing blank line: the generator stopped
+    after finishing it) and it has a key line ``K:`` with at least one line of music after it.
+    A text without any ``X:`` line is a ValueError (see ``split_tunes``).
+    """
+    pieces = split_tunes(text)
+    finished = pieces if text.rstrip(" ").endswith("\n\n") else pieces[:-1]
+    return [tune for tune in finished if _has_key_and_music(tune)]
+
+
+def _has_key_and_music(tune: str) -> bool:
+    lines = tune.splitlines()
+    keys = [i for i, line in enumerate(lines) if line.startswith("K:")]
+    return bool(keys) and any(line.strip() for line in lines[keys[0] + 1 :])
+
+
+# ---------------------------------------------------------------------------------------------
+# Validity with abc2midi
+
+BAR_LENGTH_WARNING = re.compile(r"Bar \d+ has .* time units while the time signature has")
+
+
+@dataclass
+class TuneCheck:
+    """What abc2midi made of one tune."""
+
+    valid: bool
+    problems: list[str] = field(default_factory=list)  # the lines that made it invalid
+    midi: bytes | None = None
+
+
+def check_tune(tune: str, abc2midi: str | None = None) -> TuneCheck:
+    """Run abc2midi on ``tune``; valid = a MIDI file with notes, no ``Error`` line and no
+    bar-length warning. Its stylistic repeat warnings ("Assuming repeat") do not count."""
+    program = abc2midi or find_program("abc2midi")
+    with tempfile.TemporaryDirectory(prefix="abc-") as folder:
+        abc_path, midi_path = Path(folder) / "tune.abc", Path(folder) / "tune.mid"
+        abc_path.write_text(tune.strip() + "\n\n", encoding="ascii", errors="replace")
+        result = subprocess.run(
+            [program, str(abc_path), "-o", str(midi_path)],
+            capture_output=True, text=True, errors="replace", timeout=60, check=False,
+        )
+        midi = midi_path.read_bytes() if midi_path.exists() else None
+    lines = (result.stdout + result.stderr).splitlines()
+    problems = [
+        line for line in lines if line.startswith("Error") or BAR_LENGTH_WARNING.search(line)
+    ]
+    if midi is None:
+        problems.append("abc2midi wrote no MIDI file")
+    elif not problems and not read_midi_notes(midi):
+        problems.append("the MIDI file has no notes")
+    return TuneCheck(valid=not problems, problems=problems, midi=midi)
+
+
+def valid_fraction(tunes: list[str], abc2midi: str | None = None) -> float:
+    """The fraction of ``tunes`` that ``check_tune`` accepts."""
+    if not tunes:
+        raise ValueError("No tunes to check.")
+    program = abc2midi or find_program("abc2midi")
+    return sum(check_tune(tune, program).valid for tune in tunes) / len(tunes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sound with timidity
+
+def find_soundfont() -> Path | None:
+    """A General MIDI soundfont: $DL_SOUNDFONT, else the first .sf2 in the usual folders."""
+    if os.environ.get("DL_SOUNDFONT"):
+        return Path(os.environ["DL_SOUNDFONT"])
+    for folder in SOUNDFONT_DIRS:
+        fonts = sorted(Path(folder).glob("*.sf2")) if Path(folder).is_dir() else []
+        if fonts:
+            return fonts[0]
+    return None
+
+
+def wav_peak(path: str | os.PathLike) -> float:
+    """The largest absolute sample of a 16-bit WAV, as a fraction of full scale."""
+    with wave.open(str(path)) as wav:
+        if wav.getsampwidth() != 2:
+            raise ValueError(f"{path} is not a 16-bit WAV")
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    return float(np.abs(samples.astype(np.int32)).max(initial=0)) / 32768
+
+
+def midi_to_wav(
+    midi_path: str | os.PathLike,
+    wav_path: str | os.PathLike,
+    timidity: str | None = None,
+    soundfont: str | os.PathLike | None = None,
+    sample_rate: int = 16_000,
+) -> Path:
+    """Synthesise ``midi_path`` to a mono 16-bit WAV at ``wav_path`` (written atomically).
+
+    Uses ``soundfont`` (default: ``find_soundfont()``), else timidity's own configuration.
+    Raises SilentAudioError when the result is silent, MissingToolError without timidity.
+    """
+    program = timidity or find_program("timidity")
+    soundfont = soundfont or find_soundfont()
+    wav_path = Path(wav_path)
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = wav_path.with_name(f".tmp-{os.getpid()}-{wav_path.name}")
+    command = [program, "-Ow", "--output-mono", "-s", str(sample_rate), "-A", "300"]
+    if soundfont:
+        command += ["-x", f"soundfont {soundfont}"]
+    try:
+        result = subprocess.run(
+            [*command, "-o", str(tmp), str(midi_path)],
+            capture_output=True, text=True, errors="replace", timeout=120, check=False,
+        )
+        if not tmp.exists() or wav_peak(tmp) < 0.01:
+            detail = (result.stdout + result.stderr).strip().splitlines()[-3:]
+            raise SilentAudioError(
+                f"timidity produced no sound for {midi_path} (no General MIDI soundfont found; "
+                f"its last words: {detail}). {INSTALL_HINT}"
+            )
+        os.replace(tmp, wav_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return wav_path
+
+
+# ---------------------------------------------------------------------------------------------
+# A minimal Standard MIDI File reader
+
+@dataclass(frozen=True)
+class Note:
+    pitch: int  # MIDI note number, 60 = middle C
+    start: float  # in quarter notes (beats) from the start
+    duration: float  # in quarter notes
+    channel: int = 0
+
+
+def _variable_length(data: bytes, position: int) -> tuple[int, int]:
+    """A MIDI variable-length quantity: 7 bits per byte, high bit set on all but the last."""
+    value = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, position
+
+
+def read_midi_notes(midi: bytes | str | os.PathLike) -> list[Note]:
+    """The notes of a Standard MIDI File (format 0 or 1), times in quarter notes.
+
+    Tempo is ignored on purpose: a piano roll in beats shows the tune's rhythm as written.
+    """
+    data = midi if isinstance(midi, bytes) else Path(midi).read_bytes()
+    if data[:4] != b"MThd":
+        raise ValueError("Not a Standard MIDI File (no MThd header).")
+    header_length, _, num_tracks, division = struct.unpack(">IHHH", data[4:14])
+    if division & 0x8000:
+        raise ValueError("SMPTE time division is not supported.")
+    position = 8 + header_length
+    notes: list[Note] = []
+    for _ in range(num_tracks):
+        if data[position : position + 4] != b"MTrk":
+            raise ValueError("Corrupt MIDI file: expected a track chunk (MTrk).")
+        (length,) = struct.unpack(">I", data[position + 4 : position + 8])
+        notes += _track_notes(data[position + 8 : position + 8 + length], division)
+        position += 8 + length
+    return sorted(notes, key=lambda note: (note.start, note.pitch))
+
+
+def _track_notes(track: bytes, division: int) -> list[Note]:
+    notes, sounding = [], {}  # (channel, pitch) -> start tick
+    position, tick, status = 0, 0, 0
+    while position < len(track):
+        delta, position = _variable_length(track, position)
+        tick += delta
+        if track[position] & 0x80:  # a new status byte; otherwise "running status" repeats it
+            status = track[position]
+            position += 1
+        if status == 0xFF:  # meta event: type, length, data
+            position += 1
+            length, position = _variable_length(track, position)
+            position += length
+            continue
+        if status in (0xF0, 0xF7):  # system exclusive
+            length, position = _variable_length(track, position)
+            position += length
+            continue
+        kind, channel = status & 0xF0, status & 0x0F
+        size = 1 if kind in (0xC0, 0xD0) else 2
+        args = track[position : position + size]
+        position += size
+        if kind in (0x80, 0x90):
+            pitch, velocity = args[0], args[1]
+            key = (channel, pitch)
+            if key in sounding:  # a note on/off ends the note already sounding at that pitch
+                start = sounding.pop(key)
+                notes.append(Note(pitch, start / division, (tick - start) / division, channel))
+            if kind == 0x90 and velocity > 0:
+                sounding[key] = tick
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------
+# Originality: longest run copied from the training text
+
+class CopyFinder:
+    """A suffix automaton of the training text: finds, in time linear in a query's length,
+    its longest substring that also occurs somewhere in the training text."""
+
+    def __init__(self, text: str):
+        # State 0 is the empty string; each state: transitions, suffix link, longest length.
+        self.next: list[dict[str, int]] = [{}]
+        self.link, self.length = [-1], [0]
+        last = 0
+        for char in text:
+            last = self._extend(last, char)
+
+    def _extend(self, last: int, char: str) -> int:
+        current = len(self.length)
+        self.next.append({})
+        self.link.append(0)
+        self.length.append(self.length[last] + 1)
+        state = last
+        while state != -1 and char not in self.next[state]:
+            self.next[state][char] = current
+            state = self.link[state]
+        if state != -1:
+            target = self.next[state][char]
+            if self.length[state] + 1 == self.length[target]:
+                self.link[current] = target
+            else:  # split: a clone of target that keeps only the shorter strings
+                clone = len(self.length)
+                self.next.append(dict(self.next[target]))
+                self.link.append(self.link[target])
+                self.length.append(self.length[state] + 1)
+                while state != -1 and self.next[state].get(char) == target:
+                    self.next[state][char] = clone
+                    state = self.link[state]
+                self.link[target] = self.link[current] = clone
+        return current
+
+    def longest_copy(self, query: str) -> str:
+        """The longest substring of ``query`` that occurs in the training text."""
+        state, matched, best_length, best_end = 0, 0, 0, 0
+        for i, char in enumerate(query):
+            while state and char not in self.next[state]:
+                state = self.link[state]
+                matched = self.length[state]
+            if char in self.next[state]:
+                state = self.next[state][char]
+                matched += 1
+            if matched > best_length:
+                best_length, best_end = matched, i + 1
+        return query[best_end - best_length : best_end]
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything for one tune: files on disk, notes for the piano roll
+
+@dataclass
+class RenderedTune:
+    abc_path: Path
+    midi_path: Path | None = None
+    wav_path: Path | None = None
+    notes: list[Note] = field(default_factory=list)
+    check: TuneCheck | None = None
+    message: str = ""  # why the MIDI or the WAV is missing, with how to fix it
+
+
+def render_tune(tune: str, folder: str | os.PathLike, name: str) -> RenderedTune:
+    """Write ``name``.abc, and where the tools allow, ``name``.mid and ``name``.wav.
+
+    Never raises for a missing tool or soundfont: the message says what is missing and how to
+    install it, so a notebook keeps running (and still shows the ABC text).
+    """
+    from course.checkpoint import atomic_write_text
+
+    folder = Path(folder)
+    rendered = RenderedTune(atomic_write_text(folder / f"{name}.abc", tune.strip() + "\n\n"))
+    try:
+        rendered.check = check_tune(tune)
+    except MissingToolError as error:
+        rendered.message = str(error)
+        return rendered
+    if rendered.check.midi is None:
+        rendered.message = "abc2midi could not read this tune: " + "; ".join(
+            rendered.check.problems
+        )
+        return rendered
+    rendered.midi_path = folder / f"{name}.mid"
+    tmp = folder / f".tmp-{name}.mid"
+    tmp.write_bytes(rendered.check.midi)
+    os.replace(tmp, rendered.midi_path)
+    rendered.notes = read_midi_notes(rendered.check.midi)
+    try:
+        rendered.wav_path = midi_to_wav(rendered.midi_path, folder / f"{name}.wav")
+    except (MissingToolError, SilentAudioError) as error:
+        rendered.message = str(error)
+    return rendered
