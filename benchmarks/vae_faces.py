@@ -1,0 +1,118 @@
+"""Benchmark: standard CNN vs DB-VAE on the same skewed faces, several seeds, one process.
+
+    python -m benchmarks.vae_faces [--seeds 0 1 2] [--profile cpu]
+
+(Run it as a module: as a script, this file would shadow the vae_faces package.)
+
+Every run trains from scratch (checkpoints go to a temporary folder) on the same skewed training
+set (the split is fixed by config.split_seed; the seed changes initialisation, shuffling and
+resampling). Measured on the balanced evaluation set: face recall per race group, worst-group
+recall, gap (best - worst), precision; and training wall seconds (no validation pass, data
+loading excluded). Writes benchmarks/results/vae_faces.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
+from course.env import describe_device, set_seed
+from vae_faces.config import RACES, get_config
+from vae_faces.data import load_splits
+from vae_faces.metrics import bootstrap_intervals, summarize
+from vae_faces.model import build_cnn, build_dbvae
+from vae_faces.train import face_probabilities, train
+
+RESULTS = Path(__file__).resolve().parent / "results" / "vae_faces.json"
+KEYS = ("worst_group_recall", "gap", "precision", "train_seconds")
+
+
+def run_one(build, splits, config, scratch: Path) -> dict:
+    """Train one model from scratch; return its metrics on the evaluation set and its times."""
+    set_seed(config.seed)
+    model = build(config)
+    wall, cpu = time.perf_counter(), time.process_time()
+    history = train(model, splits, config, folder=scratch / f"{model.name}-{config.seed}",
+                    validate=False)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    probabilities = face_probabilities(model, splits.x_eval)
+    result = summarize(probabilities, splits.y_eval, splits.race_eval)
+    faces = splits.y_eval == 1
+    result["bootstrap_95"] = bootstrap_intervals(probabilities[faces], splits.race_eval[faces])
+    result["train_seconds"], result["train_cpu_seconds"] = round(wall, 1), round(cpu, 1)
+    if "share_White" in history:  # the DB-VAE: each group's share of the faces drawn, per epoch
+        result["draw_share_by_group"] = {
+            race: [round(float(v), 4) for v in history[f"share_{race}"]] for race in RACES
+        }
+    print(f"  {model.name} seed {config.seed}: worst {result['worst_group_recall']:.3f}, "
+          f"gap {result['gap']:.3f}, precision {result['precision']:.3f}, {wall:.0f} s "
+          f"({cpu:.0f} CPU s)", flush=True)
+    return result
+
+
+def collect(runs: list[dict]) -> dict:
+    """Per-seed lists in the JSON shape of the chapter's issue."""
+    return {
+        "recall_by_group": {race: [run["recall_by_group"][race] for run in runs]
+                            for race in RACES},
+        **{key: [run[key] for run in runs] for key in KEYS},
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    base = get_config(args.profile)
+    print(f"config: {base}", flush=True)
+    splits = load_splits(base)
+    runs = {"cnn": [], "dbvae": []}
+    with tempfile.TemporaryDirectory(prefix="vae_faces_bench-") as scratch:
+        for seed in args.seeds:
+            config = get_config(args.profile, seed=seed)
+            runs["cnn"].append(run_one(build_cnn, splits, config, Path(scratch)))
+            runs["dbvae"].append(run_one(build_dbvae, splits, config, Path(scratch)))
+
+    face_race = splits.race_eval[splits.y_eval == 1]
+    result = {
+        "machine": f"{describe_device()}, {platform.platform()}",
+        "seeds": args.seeds,
+        "per_group_n": {race: int(np.sum(face_race == race)) for race in RACES},
+        "cnn": collect(runs["cnn"]),
+        "dbvae": collect(runs["dbvae"]),
+        # Beyond the issue's shape: context for reading the numbers above.
+        "profile": base.profile,
+        "backend": keras.backend.backend(),
+        "train_faces_by_group": base.train_counts,
+        "train_cpu_seconds": {name: [run["train_cpu_seconds"] for run in model_runs]
+                              for name, model_runs in runs.items()},
+        "bootstrap_95": {name: [run["bootstrap_95"] for run in model_runs]
+                         for name, model_runs in runs.items()},
+        # The resampler at work: per seed, each group's share of the DB-VAE's draws per epoch,
+        # against its share of the training faces (what uniform sampling would give).
+        "dbvae_draw_share_by_group": [run["draw_share_by_group"] for run in runs["dbvae"]],
+        "train_face_share_by_group": {race: count / sum(base.train_counts.values())
+                                      for race, count in base.train_counts.items()},
+    }
+    for name in ("cnn", "dbvae"):
+        means = {key: float(np.mean(result[name][key])) for key in KEYS}
+        print(f"{name}: mean " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

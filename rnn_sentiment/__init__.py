@@ -1,0 +1,1 @@
+"""Chapter 1: recurrent networks (SRN, LSTM) classifying IMDB movie reviews."""

@@ -1,0 +1,303 @@
+"""IMDB reviews: fetch (through ``course.fetch``), split, vectorize, and feed as ``tf.data``.
+
+The shared copy is one CSV (``imdb/imdb_reviews.csv.gz``, columns text,label,split,id,rating).
+On a machine without it, the loader downloads Stanford's original tarball once, checks its
+published sha256, and converts it into the same CSV under ``data/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+import re
+import tarfile
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from course.fetch import DataFileError, RemoteFile, default_cache_dir, fetch
+
+CSV_COLUMNS = ["text", "label", "split", "id", "rating"]
+# Stanford's file name is <id>_<rating>.txt, in aclImdb/<split>/<pos|neg>/.
+_MEMBER = re.compile(r"^aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+
+def check_tarball(path: Path) -> None:
+    """Accept a gzip tarball holding aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt files."""
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            folders = {m.group(1, 2) for m in map(_MEMBER.match, archive.getnames()) if m}
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise DataFileError(f"{Path(path).name} is not a readable .tar.gz ({exc}).") from exc
+    wanted = {(split, label) for split in ("train", "test") for label in ("pos", "neg")}
+    if folders != wanted:
+        raise DataFileError(
+            f"{Path(path).name} lacks the review folders {sorted(wanted - folders)} of aclImdb."
+        )
+
+
+def check_imdb_csv(path: Path) -> None:
+    """Accept a CSV with IMDB's five columns, labels 0/1 and both splits."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, usecols=["label", "split"])
+        header = list(pd.read_csv(path, nrows=0).columns)
+    except Exception as exc:  # pandas/gzip raise many types for a damaged file; all mean "bad"
+        raise DataFileError(f"{Path(path).name} is not a readable CSV ({exc}).") from exc
+    if header != CSV_COLUMNS:
+        raise DataFileError(f"{Path(path).name} has columns {header}, expected {CSV_COLUMNS}.")
+    if not set(table["label"]) <= {0, 1} or set(table["split"]) != {"train", "test"}:
+        raise DataFileError(f"{Path(path).name} needs labels 0/1 and splits train and test.")
+
+
+# Stanford's original release; its sha256 is the one tensorflow-datasets pins for this URL
+# (tensorflow_datasets/datasets/imdb_reviews/checksums.tsv, 84,125,825 bytes).
+ACLIMDB_TARBALL = RemoteFile(
+    relpath="imdb/aclImdb_v1.tar.gz",
+    url="http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+    sha256="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
+    check=check_tarball,
+)
+# The converted CSV; the sha256 is that of the shared copy (see data/README.md).
+IMDB_CSV = RemoteFile(
+    relpath="imdb/imdb_reviews.csv.gz",
+    url=ACLIMDB_TARBALL.url,
+    sha256="94b74a155e5c989ca060b8c9b20f603c0126f52c5b0b624c8583b1713967ec66",
+    check=check_imdb_csv,
+)
+
+
+def convert_tarball(tarball: Path, destination: Path) -> Path:
+    """Write the labelled reviews of an aclImdb tarball as one gzip CSV (atomically).
+
+    Rows are ordered by split (train first), label (neg first) and numeric id; the unlabelled
+    ``train/unsup`` reviews are left out. Returns ``destination``.
+    """
+    rows = []
+    with tarfile.open(tarball, "r:gz") as archive:
+        for member in archive:
+            match = _MEMBER.match(member.name)
+            if match is None or not member.isfile():
+                continue
+            split, polarity, review_id, rating = match.groups()
+            text = archive.extractfile(member).read().decode("utf-8")
+            label = int(polarity == "pos")
+            rows.append((split != "train", label, int(review_id), text, split, int(rating)))
+    rows.sort(key=lambda row: row[:3])
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}-")
+    try:
+        with os.fdopen(handle, "wb") as raw, gzip.GzipFile(
+            fileobj=raw, mode="wb", compresslevel=9, mtime=0
+        ) as zipped, io.TextIOWrapper(zipped, encoding="utf-8", newline="") as text_out:
+            writer = csv.writer(text_out, lineterminator="\n")
+            writer.writerow(CSV_COLUMNS)
+            for _, label, review_id, text, split, rating in rows:
+                writer.writerow([text, label, split, review_id, rating])
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, destination)
+    finally:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+    return destination
+
+
+def imdb_csv_path(cache_dir: Path | None = None) -> Path:
+    """The reviews CSV: ``$DL_DATA_DIR``, else ``data/``, else downloaded and converted once."""
+    shared_dir = os.environ.get("DL_DATA_DIR")
+    shared = Path(shared_dir) / IMDB_CSV.relpath if shared_dir else None
+    cached = Path(cache_dir or default_cache_dir()) / IMDB_CSV.relpath
+    if not (shared and shared.exists()) and not cached.exists():
+        tarball = fetch(ACLIMDB_TARBALL, cache_dir=cache_dir)
+        print(f"Converting {tarball.name} into {cached} (once) ...", flush=True)
+        convert_tarball(tarball, cached)
+    return fetch(IMDB_CSV, cache_dir=cache_dir)
+
+
+@dataclass(frozen=True)
+class ReviewSplits:
+    """Review texts (object arrays of str) and labels (int64, 1 = positive) for each split."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+SPLIT_SEED = 1234  # fixed, so every model and every seed sees the same validation reviews
+
+
+def load_imdb(
+    num_validation: int = 2_500,
+    num_train: int | None = None,
+    num_test: int | None = None,
+    cache_dir: Path | None = None,
+) -> ReviewSplits:
+    """IMDB with ``num_validation`` random training reviews held out for validation.
+
+    The file lists negatives before positives, so both splits are shuffled (with a fixed seed)
+    before ``num_train`` / ``num_test`` reviews are taken. The test split is only for the
+    final numbers; choices are made on the validation split.
+    """
+    import pandas as pd
+
+    table = pd.read_csv(imdb_csv_path(cache_dir), keep_default_na=False)
+    train, test = table[table["split"] == "train"], table[table["split"] == "test"]
+    if not 0 < num_validation < len(train):
+        raise ValueError(f"num_validation must be between 1 and {len(train) - 1}")
+    rng = np.random.default_rng(SPLIT_SEED)
+    train_order, test_order = rng.permutation(len(train)), rng.permutation(len(test))
+    texts = train["text"].to_numpy(object)[train_order]
+    labels = train["label"].to_numpy("int64")[train_order]
+    test_texts = test["text"].to_numpy(object)[test_order][:num_test]
+    test_labels = test["label"].to_numpy("int64")[test_order][:num_test]
+    return ReviewSplits(
+        texts[num_validation:][:num_train],
+        labels[num_validation:][:num_train],
+        texts[:num_validation],
+        labels[:num_validation],
+        test_texts,
+        test_labels,
+    )
+
+
+# ---- Text to tokens -------------------------------------------------------------------------
+# Rules shared by the NumPy baseline (Python `re`) and TextVectorization (TensorFlow's RE2).
+BREAK_TAG = r"<br\s*/?>"  # IMDB marks line breaks with "<br />"
+EMPHASIS = r"([!?])"  # "!" and "?" carry sentiment: keep them as words of their own
+NOT_A_WORD = r"[^a-z0-9'!?]+"
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words of ``text`` (``<br />`` tags removed; ``!``/``?`` kept as words)."""
+    text = re.sub(BREAK_TAG, " ", text.lower())
+    text = re.sub(EMPHASIS, r" \1 ", text)
+    return re.sub(NOT_A_WORD, " ", text).split()
+
+
+def standardize(texts):
+    """The same rules as ``tokenize``, on a string tensor (``TextVectorization`` standardize)."""
+    import tensorflow as tf
+
+    texts = tf.strings.lower(texts)
+    texts = tf.strings.regex_replace(texts, BREAK_TAG, " ")
+    texts = tf.strings.regex_replace(texts, EMPHASIS, r" \1 ")
+    return tf.strings.regex_replace(texts, NOT_A_WORD, " ")
+
+
+def build_vocabulary(texts, vocabulary_size: int) -> list[str]:
+    """The ``vocabulary_size - 2`` most frequent words of ``texts`` (ties alphabetical).
+
+    Two places are left for TextVectorization's padding ("", index 0) and unknown-word
+    ("[UNK]", index 1) tokens. Counting in Python is much faster here than ``adapt``.
+    """
+    counts = Counter(word for text in texts for word in tokenize(text))
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [word for word, _ in ranked[: max(0, vocabulary_size - 2)]]
+
+
+def make_vectorizer(texts=None, vocabulary_size: int = 20_000, vocabulary=None):
+    """A ``TextVectorization`` layer: index 0 pads, 1 is unknown words, then by frequency.
+
+    Give the training ``texts`` (the vocabulary is learned from them) or a saved ``vocabulary``
+    (words from index 2 on, or the full list ``get_vocabulary()`` returns).
+    """
+    import keras
+
+    if vocabulary is None:
+        if texts is None:
+            raise ValueError("make_vectorizer needs the training texts or a vocabulary")
+        vocabulary = build_vocabulary(texts, vocabulary_size)
+    vocabulary = [str(word) for word in vocabulary]
+    if vocabulary[:2] == ["", "[UNK]"]:
+        vocabulary = vocabulary[2:]
+    return keras.layers.TextVectorization(
+        vocabulary=vocabulary, standardize=standardize, ragged=True, name="vectorizer"
+    )
+
+
+def head_and_tail(token_ids: np.ndarray, max_tokens: int, head_tokens: int) -> np.ndarray:
+    """The review unchanged if it fits, else its first ``head_tokens`` and its last ones."""
+    if len(token_ids) <= max_tokens:
+        return token_ids
+    tail_tokens = max_tokens - head_tokens
+    return np.concatenate([token_ids[:head_tokens], token_ids[len(token_ids) - tail_tokens :]])
+
+
+def vectorize(vectorizer, texts, max_tokens: int, head_tokens: int) -> list[np.ndarray]:
+    """Each text as an int32 array of word indices, cut to at most ``max_tokens``."""
+    texts = np.asarray(texts, dtype=str)
+    sequences = []
+    for start in range(0, len(texts), 2048):
+        ragged = vectorizer(texts[start : start + 2048])
+        values = ragged.flat_values.numpy().astype("int32")
+        for ids in np.split(values, ragged.row_splits.numpy()[1:-1]):
+            sequences.append(head_and_tail(ids, max_tokens, head_tokens))
+    return sequences
+
+
+def pad(sequences: list[np.ndarray], length: int | None = None) -> np.ndarray:
+    """Stack sequences into one (n, length) int32 array, zeros after each one (post-padding)."""
+    length = length or max(1, max((len(s) for s in sequences), default=1))
+    out = np.zeros((len(sequences), length), "int32")
+    for row, ids in enumerate(sequences):
+        out[row, : min(len(ids), length)] = ids[:length]
+    return out
+
+
+def make_dataset(sequences, labels, batch_size: int, shuffle: bool, seed: int = 0):
+    """Batches of similar-length reviews, each padded only to its own longest review.
+
+    Sorting cuts the padding a recurrent layer must step through: IMDB reviews range from 10
+    to 2,500 words, and a batch padded to its longest review wastes most of its steps.
+    A training dataset shuffles reviews within windows of 20 batches before sorting them, then
+    shuffles the batches, so each epoch sees new batch compositions in a random order.
+    """
+    import tensorflow as tf
+
+    lengths = np.array([len(s) for s in sequences])
+    padded = pad(sequences)
+    labels = np.asarray(labels, "float32")
+    if not shuffle:
+        order = np.argsort(lengths, kind="stable")
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng = np.random.default_rng(seed)
+
+    def batch_indices():
+        if not shuffle:
+            yield from batches
+            return
+        order = rng.permutation(len(lengths))
+        window = 20 * batch_size
+        epoch = []
+        for start in range(0, len(order), window):
+            chunk = order[start : start + window]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            epoch += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+        for index in rng.permutation(len(epoch)):
+            yield epoch[index]
+
+    def generate():
+        for indices in batch_indices():
+            width = max(1, int(lengths[indices].max()))
+            yield padded[indices, :width], labels[indices]
+
+    signature = (
+        tf.TensorSpec((None, None), tf.int32),
+        tf.TensorSpec((None,), tf.float32),
+    )
+    window = 20 * batch_size
+    sizes = [min(window, len(lengths) - start) for start in range(0, len(lengths), window)]
+    num_batches = sum(-(-size // batch_size) for size in sizes)  # the same in every epoch
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    return dataset.prefetch(tf.data.AUTOTUNE)

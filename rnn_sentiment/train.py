@@ -1,0 +1,146 @@
+"""Training, evaluation and prediction for the sentiment models, resumable from checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from course.checkpoint import atomic_write_text, fit_resumable, runs_root
+from course.progress import TqdmProgress
+from rnn_sentiment.config import SentimentConfig
+from rnn_sentiment.data import ReviewSplits, make_dataset, make_vectorizer, tokenize, vectorize
+
+
+def run_dir(config: SentimentConfig) -> Path:
+    """Where this profile's models, histories and figures go (one folder per profile)."""
+    return runs_root() / "rnn_sentiment" / config.profile
+
+
+@dataclass
+class TokenizedSplits:
+    """Word-index sequences (lists of int32 arrays) of each split, with the vectorizer."""
+
+    vectorizer: keras.layers.TextVectorization
+    train: list[np.ndarray]
+    val: list[np.ndarray]
+    test: list[np.ndarray]
+
+
+def tokenize_splits(splits: ReviewSplits, config: SentimentConfig) -> TokenizedSplits:
+    """Learn the vocabulary on the training reviews only, then turn every split into indices."""
+    vectorizer = make_vectorizer(splits.x_train, config.vocabulary_size)
+
+    def to_ids(texts):
+        return vectorize(vectorizer, texts, config.max_tokens, config.head_tokens)
+
+    return TokenizedSplits(
+        vectorizer, to_ids(splits.x_train), to_ids(splits.x_val), to_ids(splits.x_test)
+    )
+
+
+def compile_model(model: keras.Model, config: SentimentConfig, total_steps: int) -> keras.Model:
+    """Adam with a cosine decay of the learning rate to zero, gradients clipped to norm 1.
+
+    Clipping guards against the exploding gradients a recurrence can produce (section 4).
+    """
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, total_steps))
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=1.0),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train(
+    model: keras.Model,
+    tokens: TokenizedSplits,
+    splits: ReviewSplits,
+    config: SentimentConfig,
+    num_epochs: int,
+    folder: Path | None = None,
+    callbacks: list | tuple = (),
+) -> dict[str, list[float]]:
+    """Fit ``model`` on the training reviews, validating on the held-out ones.
+
+    Checkpoints every epoch in ``folder`` (default: ``run_dir(config) / model.name``), resumes
+    an interrupted run, loads a finished one, and saves the final model as ``model.keras``.
+    """
+    folder = Path(folder or run_dir(config) / model.name)
+    steps_per_epoch = int(np.ceil(len(tokens.train) / config.batch_size))
+    compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
+    train_data = make_dataset(tokens.train, splits.y_train, config.batch_size, True, config.seed)
+    val_data = make_dataset(tokens.val, splits.y_val, 512, shuffle=False)
+    fingerprint = {**config.as_dict(), "model": model.name, "num_epochs": num_epochs}
+    history = fit_resumable(
+        model,
+        train_data,
+        num_epochs=num_epochs,
+        folder=folder,
+        config=fingerprint,
+        validation_data=val_data,
+        callbacks=[TqdmProgress(model.name), *callbacks],
+    )
+    final = folder / "model.keras"
+    if not final.exists():
+        tmp = folder / ".tmp-model.keras"
+        model.save(tmp)
+        tmp.replace(final)
+    return history
+
+
+def save_vocabulary(vectorizer, path: Path) -> Path:
+    """The vectorizer's vocabulary, one word a line (index = line number), for reloading."""
+    return atomic_write_text(path, "\n".join(vectorizer.get_vocabulary()) + "\n")
+
+
+def predict_probabilities(model: keras.Model, sequences: list[np.ndarray]) -> np.ndarray:
+    """P(positive) for each sequence, in the order given (batched by length for speed)."""
+    lengths = np.array([len(s) for s in sequences])
+    order = np.argsort(lengths, kind="stable")  # the order make_dataset(shuffle=False) uses
+    dataset = make_dataset(sequences, np.zeros(len(sequences)), 512, shuffle=False)
+    sorted_probabilities = np.asarray(model.predict(dataset, verbose=0)).ravel()
+    probabilities = np.empty_like(sorted_probabilities)
+    probabilities[order] = sorted_probabilities
+    return probabilities
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of reviews on the right side of P = 0.5."""
+    return float(np.mean((np.asarray(probabilities) > 0.5) == np.asarray(labels)))
+
+
+def _text_to_ids(text, vectorizer, config: SentimentConfig) -> np.ndarray:
+    if not isinstance(text, str):
+        raise TypeError(f"expected the review as a str, got {type(text).__name__}")
+    if not tokenize(text):
+        raise ValueError(
+            "the review has no words (it is empty, blank or only punctuation); "
+            "type a sentence such as 'A wonderful, moving film.'"
+        )
+    (ids,) = vectorize(vectorizer, [text], config.max_tokens, config.head_tokens)
+    return ids
+
+
+def predict_sentiment(text: str, model, vectorizer, config: SentimentConfig) -> float:
+    """P(positive) for one review typed by the reader; a clear error for an empty text."""
+    ids = _text_to_ids(text, vectorizer, config)
+    return float(np.asarray(model.predict(ids[None, :], verbose=0)).ravel()[0])
+
+
+def running_probabilities(text: str, model, vectorizer, config: SentimentConfig):
+    """The words of ``text`` and P(positive) after reading the first 1, 2, ... of them.
+
+    Each prefix is one sequence of a batch (padding is masked), so this works for any model,
+    bidirectional ones included: the answer is what the model says if the review stopped there.
+    """
+    ids = _text_to_ids(text, vectorizer, config)
+    vocabulary = vectorizer.get_vocabulary()
+    prefixes = np.zeros((len(ids), len(ids)), "int32")
+    for length in range(1, len(ids) + 1):
+        prefixes[length - 1, :length] = ids[:length]
+    probabilities = np.asarray(model.predict(prefixes, batch_size=256, verbose=0)).ravel()
+    return [vocabulary[i] for i in ids], probabilities

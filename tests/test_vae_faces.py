@@ -1,0 +1,223 @@
+"""Chapter 4 package: VAE loss pieces, DB-VAE masking, resampling weights, metrics."""
+
+import course  # noqa: F401  (quiets TensorFlow before it is imported)
+
+# isort: split
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from vae_faces.config import RACES, get_config
+from vae_faces.metrics import bootstrap_intervals, precision, recall_by_group, summarize
+from vae_faces.model import (
+    Reparameterize,
+    build_cnn,
+    build_dbvae,
+    debiasing_loss,
+    kl_divergence,
+    reconstruction_loss,
+)
+from vae_faces.resampling import (
+    AGGREGATES,
+    effective_sample_size,
+    histogram_density,
+    sampling_weights,
+)
+
+
+def test_closed_form_kl_matches_a_monte_carlo_estimate():
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=(3, 4)).astype("float32")
+    log_variance = rng.normal(scale=0.7, size=(3, 4)).astype("float32")
+    closed = keras.ops.convert_to_numpy(kl_divergence(mean, log_variance))
+    # KL(q || p) = E_q[log q(z) - log p(z)], estimated with draws from q.
+    sigma = np.exp(0.5 * log_variance)
+    z = mean + sigma * rng.normal(size=(200_000, 3, 4))
+    log_q = -0.5 * (((z - mean) / sigma) ** 2 + np.log(2 * np.pi) + log_variance)
+    log_p = -0.5 * (z**2 + np.log(2 * np.pi))
+    estimate = (log_q - log_p).sum(axis=-1).mean(axis=0)
+    np.testing.assert_allclose(closed, estimate, rtol=0.02, atol=0.01)
+    # The notes' printed form (sigma in place of sigma^2) is a different number.
+    wrong = 0.5 * (sigma + mean**2 - 1 - np.log(sigma)).sum(axis=-1)
+    assert not np.allclose(wrong, estimate, rtol=0.05)
+    assert np.all(closed >= 0)
+    zero = kl_divergence(np.zeros((1, 4), "float32"), np.zeros((1, 4), "float32"))
+    assert float(keras.ops.convert_to_numpy(zero)[0]) == 0.0
+
+
+def test_reparameterization_has_the_right_moments_and_passes_gradients():
+    layer = Reparameterize(seed=3)
+    mean = tf.Variable(np.tile([[1.0, -2.0]], (50_000, 1)).astype("float32"))
+    variances = np.tile([[4.0, 0.25]], (50_000, 1))
+    log_variance = tf.Variable(np.log(variances).astype("float32"))
+    with tf.GradientTape() as tape:
+        z = layer(mean, log_variance)
+        total = tf.reduce_sum(z)
+    z = z.numpy()
+    np.testing.assert_allclose(z.mean(axis=0), [1.0, -2.0], atol=0.03)
+    np.testing.assert_allclose(z.var(axis=0), [4.0, 0.25], rtol=0.03)
+    d_mean, d_log_variance = tape.gradient(total, [mean, log_variance])
+    # dz/dmu = 1 and dz/dlogvar = sigma * eps / 2 = (z - mu) / 2
+    np.testing.assert_allclose(d_mean.numpy(), 1.0)
+    np.testing.assert_allclose(d_log_variance.numpy(), (z - mean.numpy()) / 2, atol=1e-5)
+
+
+def test_debiasing_loss_adds_the_vae_term_for_faces_only():
+    rng = np.random.default_rng(1)
+    images = rng.random((2, 8, 8, 3)).astype("float32")
+    reconstructions = rng.random((2, 8, 8, 3)).astype("float32")
+    mean = rng.normal(size=(2, 5)).astype("float32")
+    log_variance = rng.normal(size=(2, 5)).astype("float32")
+    logits = np.array([0.3, 1.7], "float32")
+    is_face = np.array([1.0, 0.0], "float32")
+    loss = keras.ops.convert_to_numpy(
+        debiasing_loss(is_face, logits, images, reconstructions, mean, log_variance, 0.1)
+    )
+    probability = 1 / (1 + np.exp(-logits))
+    cross_entropy = -(is_face * np.log(probability) + (1 - is_face) * np.log(1 - probability))
+    kl = 0.5 * (np.exp(log_variance) + mean**2 - 1 - log_variance).sum(axis=1)
+    l1 = np.abs(images - reconstructions).reshape(2, -1).mean(axis=1)
+    np.testing.assert_allclose(loss[0], cross_entropy[0] + 0.1 * kl[0] + l1[0], rtol=1e-5)
+    np.testing.assert_allclose(loss[1], cross_entropy[1], rtol=1e-5)  # non-face: no VAE term
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(reconstruction_loss(images, reconstructions)), l1, rtol=1e-6
+    )
+
+
+def _decoder_gradient_norm(model, images, labels):
+    with tf.GradientTape() as tape:
+        outputs = model(images, training=True)
+        loss = model.compute_loss(x=images, y=labels, y_pred=outputs)
+    gradients = tape.gradient(loss, model.decoder.trainable_variables)
+    return sum(float(tf.reduce_sum(g**2)) for g in gradients if g is not None)
+
+
+def test_non_faces_train_only_the_classifier():
+    config = get_config("smoke")
+    model = build_dbvae(config)
+    model.compile(optimizer="adam")
+    images = np.random.default_rng(2).random((4, 32, 32, 3)).astype("float32")
+    assert _decoder_gradient_norm(model, images, np.zeros(4, "float32")) == 0.0
+    assert _decoder_gradient_norm(model, images, np.array([1, 0, 0, 0], "float32")) > 0.0
+
+
+def test_models_give_one_face_logit_per_image_and_are_of_similar_size():
+    config = get_config("smoke")
+    images = np.zeros((3, 32, 32, 3), "float32")
+    cnn, dbvae = build_cnn(config), build_dbvae(config)
+    assert cnn(images).shape == (3, 1)
+    outputs = dbvae(images)
+    assert outputs["face_logit"].shape == (3,)
+    assert outputs["reconstruction"].shape == (3, 32, 32, 3)
+    assert outputs["mean"].shape == (3, config.latent_dim)
+    # The classifier part (the encoder) differs from the CNN only in its last layer.
+    last = dbvae.encoder.layers[-1].count_params() - cnn.layers[-1].count_params()
+    assert dbvae.encoder.count_params() - cnn.count_params() == last
+
+
+def test_histogram_density_matches_numpy():
+    values = np.random.default_rng(3).normal(size=500)
+    density, edges = np.histogram(values, bins=7, density=True)
+    bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, 6)
+    np.testing.assert_allclose(histogram_density(values, 7), density[bins])
+
+
+def test_sampling_weights_favour_rare_latent_regions():
+    rng = np.random.default_rng(4)
+    means = rng.normal(size=(400, 3))
+    means[0] = [5.0, -5.0, 5.0]  # far out in every dimension
+    for aggregate in AGGREGATES:
+        weights = sampling_weights(means, num_bins=10, alpha=0.001, aggregate=aggregate)
+        assert weights.shape == (400,) and np.all(weights > 0)
+        np.testing.assert_allclose(weights.sum(), 1.0)
+        assert weights.argmax() == 0
+        # Typical points (near the centre in every dimension) get less than the average weight.
+        central = np.all(np.abs(means) < 0.3, axis=1)
+        assert weights[central].max() < 1 / 400
+    # One dimension: a small cluster away from the crowd outweighs every member of the crowd,
+    # in proportion to the inverse of the bin counts when alpha is 0.
+    values = np.concatenate([rng.normal(size=390), np.full(10, 8.0)])[:, None]
+    weights = sampling_weights(values, num_bins=4, alpha=0.0)
+    assert weights[390:].min() > weights[:390].max()
+    counts = np.bincount(np.minimum((values[:, 0] - values.min()) // (np.ptp(values) / 4), 3)
+                         .astype(int), minlength=4)
+    assert weights[390] / weights[0] == pytest.approx(counts[0] / 10)
+
+
+def test_max_aggregate_matches_numpy_histograms_and_rewards_one_rare_dimension():
+    rng = np.random.default_rng(6)
+    means = rng.uniform(-1, 1, size=(300, 4))  # a crowd with no thin tails
+    means[:6, 2] += 6.0  # six faces rare along dimension 2 only, typical along the others
+    alpha = 0.01
+    # Independent computation: numpy's density histogram of each standardised column,
+    # s_j = 1 / (Q_j + alpha) normalised per column, W = max_j s_j, normalised.
+    standardised = (means - means.mean(axis=0)) / means.std(axis=0)
+    scores = []
+    for column in standardised.T:
+        density, edges = np.histogram(column, bins=10, density=True)
+        bins = np.clip(np.searchsorted(edges, column, side="right") - 1, 0, 9)
+        inverse = 1 / (density[bins] + alpha)
+        scores.append(inverse / inverse.sum())
+    expected = np.max(scores, axis=0)
+    weights = sampling_weights(means, num_bins=10, alpha=alpha, aggregate="max")
+    np.testing.assert_allclose(weights, expected / expected.sum())
+    # Rare along one dimension is enough for the maximum: the six outrank every other face.
+    assert weights[:6].min() > weights[6:].max()
+    geometric = sampling_weights(means, num_bins=10, alpha=alpha, aggregate="geometric")
+    assert weights[:6].sum() > geometric[:6].sum()
+
+
+def test_alpha_smooths_the_weights_towards_uniform():
+    means = np.random.default_rng(5).normal(size=(300, 4))
+    for aggregate in AGGREGATES:
+        spreads = [np.ptp(np.log(sampling_weights(means, alpha=a, aggregate=aggregate)))
+                   for a in (0.0, 0.01, 1.0, 100.0)]
+        assert all(a > b for a, b in zip(spreads, spreads[1:], strict=False))
+        flat = sampling_weights(means, alpha=1e9, aggregate=aggregate)
+        np.testing.assert_allclose(flat, 1 / 300, rtol=1e-6)
+        assert effective_sample_size(flat) == pytest.approx(300)
+    # The paper's product over dimensions concentrates more than the geometric mean.
+    def size(aggregate):
+        return effective_sample_size(sampling_weights(means, alpha=0.001, aggregate=aggregate))
+    assert size("product") < size("geometric")
+    with pytest.raises(ValueError, match="latent_means"):
+        sampling_weights(np.zeros(5))
+    with pytest.raises(ValueError, match="aggregate"):
+        sampling_weights(means, aggregate="mean")
+
+
+def test_recall_precision_and_gap_on_a_hand_made_set():
+    probabilities = np.array([0.9, 0.2, 0.6, 0.7, 0.1, 0.8])
+    groups = np.array(["White", "White", "Black", "Black", "", ""])
+    is_face = np.array([1, 1, 1, 1, 0, 0])
+    recalls = recall_by_group(probabilities, groups, group_names=("White", "Black"))
+    assert recalls == {"White": 0.5, "Black": 1.0}
+    assert precision(probabilities, is_face) == pytest.approx(3 / 4)  # 3 of 4 called
+    with pytest.raises(ValueError, match="Indian"):
+        recall_by_group(probabilities, groups, group_names=("Indian",))
+    full_groups = np.repeat(RACES, 2)
+    summary = summarize(np.tile([0.9, 0.1], 7), np.ones(14), full_groups)
+    assert summary["gap"] == 0.0 and summary["worst_group_recall"] == 0.5
+
+
+def test_bootstrap_interval_covers_the_truth_with_the_binomial_width():
+    rng = np.random.default_rng(6)
+    groups = np.repeat(RACES, 400)
+    true_recall = np.linspace(0.75, 0.95, 7)
+    probabilities = (rng.random(len(groups)) < np.repeat(true_recall, 400)).astype(float)
+    intervals = bootstrap_intervals(probabilities, groups, num_resamples=4000, seed=0)
+    for race in RACES:
+        observed = probabilities[groups == race].mean()
+        low, high = intervals[race]
+        assert low < observed < high
+        expected_width = 2 * 1.96 * np.sqrt(observed * (1 - observed) / 400)
+        assert high - low == pytest.approx(expected_width, rel=0.15)
+    observed_gap = max(probabilities[groups == r].mean() for r in RACES) - min(
+        probabilities[groups == r].mean() for r in RACES)
+    assert intervals["gap"][0] < observed_gap < intervals["gap"][1] + 1e-9
+    assert 0.75 - 0.1 < intervals["worst"][0] < intervals["worst"][1] < 0.75 + 0.1
+    # Identical groups: the gap's interval stays above zero (noise alone makes a gap).
+    same = (rng.random(7 * 300) < 0.9).astype(float)
+    noise_gap = bootstrap_intervals(same, np.repeat(RACES, 300), seed=1)["gap"]
+    assert noise_gap[0] > 0.0

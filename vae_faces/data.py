@@ -1,0 +1,291 @@
+"""Faces (FairFace) and non-faces (Tiny ImageNet): fetch, decode, split, feed as ``tf.data``.
+
+Both files store 64x64 RGB images as JPEG bytes in one uint8 buffer, with ``offsets[i]`` the
+start of image ``i`` (``vae_faces.build`` makes them from the public archives). The experiment:
+hold out FairFace's val split (300 faces per race group) and as many non-faces, never trained
+on; draw a deliberately skewed training set (``config.SKEWED_TRAIN_COUNTS``) from the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from course.fetch import DataFileError, RemoteFile, check_npz, default_cache_dir, fetch
+from vae_faces.config import RACES, FacesConfig
+
+STORED_SIZE = 64
+BUILD_HINT = (
+    "Build it from the public archives with `python -m vae_faces.build` (see its --help), or set "
+    "DL_DATA_DIR to a folder holding faces/ (the course's shared data copy)."
+)
+FACE_LABELS = ("faces_race", "faces_gender", "faces_age", "faces_split", "faces_file")
+NONFACE_LABELS = ("nonfaces_wnid", "nonfaces_class", "nonfaces_split", "nonfaces_file")
+
+
+def check_jpeg_npz(path: Path, label_keys: tuple[str, ...]) -> None:
+    """Structural check: a JPEG buffer, offsets that cut it into images, one label per image."""
+    check_npz(path, {"jpeg": ((None,), "uint8"), "offsets": ((None,), "int64")})
+    with np.load(path, allow_pickle=False) as arrays:
+        offsets, size = arrays["offsets"], arrays["jpeg"].shape[0]
+        rising = len(offsets) >= 2 and np.all(np.diff(offsets) > 0)
+        if not rising or offsets[0] != 0 or offsets[-1] != size:
+            raise DataFileError(
+                f"{path.name}: 'offsets' must rise from 0 to the buffer length {size}."
+            )
+        for key in label_keys:
+            if key not in arrays.files:
+                raise DataFileError(f"{path.name} has no array {key!r} (it has {arrays.files}).")
+            labels = arrays[key]
+            if labels.dtype.kind != "U" or labels.shape != (len(offsets) - 1,):
+                raise DataFileError(
+                    f"{path.name}: {key!r} must hold one string per image "
+                    f"({len(offsets) - 1}), not {labels.dtype} of shape {labels.shape}."
+                )
+
+
+# The files the course ships (SOURCES.md of the shared data); there is no public URL for these
+# derived files, so a missing one is built, never downloaded (see ``locate``).
+FAIRFACE = RemoteFile(
+    relpath="faces/fairface_faces_64_jpeg.npz",
+    url="",
+    sha256="6627516d600baa4048ef05e36a3347a1feee6039bb766ce3fbfc1da3baffa9a2",
+    check=lambda path: check_jpeg_npz(path, FACE_LABELS),
+)
+TINYIMAGENET = RemoteFile(
+    relpath="faces/tinyimagenet_nonfaces_64_jpeg.npz",
+    url="",
+    sha256="60cae78ecac03e64362cc8f2d740232528939cc7e02bacb3d7a32b9257c45f88",
+    check=lambda path: check_jpeg_npz(path, NONFACE_LABELS),
+)
+
+# The MIT 6.S191 lab-2 test faces (light/dark x female/male), pinned to one commit.
+MIT_COMMIT = "e44754eac7a61d489fb07a68245bfbb290823228"
+MIT_TEST_FACES = {
+    "DF/10.png": "f573ea5038f2c81612ebd82a9640950895a8fdef48488926e86625bf49f6250b",
+    "DF/19.png": "2cce0eab19082d43ffdc8da7d68347dfdee51319e19c0b5d47450495e415e856",
+    "DF/6.png": "bcb202d263cd6dc380636ec0427b685037be054a937ff312283f9fd4020c9135",
+    "DF/7.png": "aba3b1fb0f660a25173c038fa89e4e78464f63cbc435b62ce2fe9735806ff0f6",
+    "DF/9.png": "a77cd11f2f9ec816dc066d5254ac1b5592afda151f712b5557ca13037ffb547b",
+    "DM/20.png": "5964abe033c1475a7799d1a462eefa8881c4da1b983b7c87a8aaf0762b93d02f",
+    "DM/3.png": "4b41a0707e112c7070651b2a1bf77cc92624dbac6404cf3cd05eef66d76cffc0",
+    "DM/5.png": "7d9fb55e021cb68b37ffa7672caacbf36868c74e7fc8f2034012143baae8ef0a",
+    "DM/8.png": "f93aca0f830ee987426c3ee8b427f8300a84f562e897e37fb1c778be69731928",
+    "DM/9.png": "82fb3a34bdf72914f2136637f322e37972cd80fa86e58e531cbbb305d624658e",
+    "LF/1.png": "9385151c31c7f954bad430b8aba87ecaf5126a9a51ef8c236e371bbd16fba7ec",
+    "LF/11.png": "f8ede813b2159cefa381d97dc392d0dc59e3f16a3c7f43354b448a2801d197b1",
+    "LF/2.png": "d176d6f516b2f3ef5580026594e0e0b9726abb9e48c8be8684c837672db2f7a0",
+    "LF/4.png": "c741c2cea2176a603baf16d2cd3b46957781f1911be54690325280f4404ca541",
+    "LF/8.png": "9554d450d26450cab62b0701cd91a197f2fd45a88e3d5f5069100e2d0770bcb2",
+    "LM/1.png": "2439a704d2c7bccd4b4011a96484345e7c4f3ad94dd95af78e25f55cccd4af02",
+    "LM/11.png": "5f4bd4d79cd025641189901f31c99795c655d73f4e7328db4b89f8dad5df32c6",
+    "LM/5.png": "4e5572b2f3aa549836827d75c2b3126cf12492256550861ae9c602845ddbc6f6",
+    "LM/8.png": "ed813af66881eba66dbba28dfdedb8fc066ae0e3d044ef236aa849060ce2774f",
+    "LM/9.png": "45bd43803c26609abd7589bb16f0ee511db265d92d2513356b4f60ca5797b57f",
+}
+
+
+def locate(remote: RemoteFile, cache_dir: Path | None = None) -> Path:
+    """``fetch`` for a file that is built, not downloaded: a missing copy is a clear error."""
+    candidates = [Path(cache_dir or default_cache_dir()) / remote.relpath]
+    if os.environ.get("DL_DATA_DIR"):
+        candidates.insert(0, Path(os.environ["DL_DATA_DIR"]) / remote.relpath)
+    if not any(path.exists() for path in candidates):
+        raise DataFileError(
+            f"{Path(remote.relpath).name} was not found (looked in "
+            f"{', '.join(str(p) for p in candidates)}). {BUILD_HINT}"
+        )
+    return fetch(remote, cache_dir=cache_dir, progress=False)
+
+
+def check_images(images: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Accept a batch of RGB images (n, h, w, 3): uint8 in [0, 255] or float in [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(
+            f"Expected square RGB images of shape (n, size, size, 3), got {images.shape}; "
+            "add a batch axis with images[None] for one image, and convert grey or RGBA "
+            "images to RGB first."
+        )
+    if size is not None and images.shape[1] != size:
+        raise ValueError(
+            f"Expected {size}x{size} images, got {images.shape[1]}x{images.shape[2]}; "
+            "resize them with vae_faces.data.resize_images first."
+        )
+    if images.dtype != np.uint8 and not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            f"Images must be uint8 (0-255) or float (0-1), not {images.dtype}."
+        )
+    return images
+
+
+def scale_images(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels in [0, 255] to float32 in [0, 1] (floats are passed through as float32)."""
+    images = check_images(images)
+    if images.dtype == np.uint8:
+        return images.astype("float32") / 255.0  # 255, not 256: white maps to exactly 1
+    return images.astype("float32")
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Shrink square images by an integer factor, averaging each factor x factor block."""
+    images = check_images(images)
+    factor, remainder = divmod(images.shape[1], size)
+    if remainder or factor < 1:
+        raise ValueError(
+            f"Cannot shrink {images.shape[1]}px images to {size}px by an integer factor."
+        )
+    if factor == 1:
+        return images
+    n = len(images)
+    blocks = images.reshape(n, size, factor, size, factor, 3).astype("float32")
+    means = blocks.mean(axis=(2, 4))
+    return np.rint(means).astype(images.dtype) if images.dtype == np.uint8 else means
+
+
+def decode_jpegs(buffer: np.ndarray, offsets: np.ndarray, indices=None) -> np.ndarray:
+    """Decode images ``indices`` (default: all) of a JPEG buffer into uint8 (n, 64, 64, 3)."""
+    indices = range(len(offsets) - 1) if indices is None else indices
+    out = []
+    for i in indices:
+        with Image.open(io.BytesIO(buffer[offsets[i] : offsets[i + 1]].tobytes())) as image:
+            array = np.asarray(image.convert("RGB"))
+        if array.shape != (STORED_SIZE, STORED_SIZE, 3):
+            raise DataFileError(f"Image {i} decodes to shape {array.shape}, expected 64x64x3.")
+        out.append(array)
+    return np.stack(out) if out else np.zeros((0, STORED_SIZE, STORED_SIZE, 3), np.uint8)
+
+
+def _read(remote: RemoteFile, label_keys, indices=None) -> tuple[np.ndarray, dict]:
+    with np.load(locate(remote), allow_pickle=False) as arrays:
+        labels = {key: arrays[key] for key in label_keys}
+        images = decode_jpegs(arrays["jpeg"], arrays["offsets"], indices)
+    if indices is not None:
+        labels = {key: value[indices] for key, value in labels.items()}
+    return images, labels
+
+
+@dataclass(frozen=True)
+class FaceSplits:
+    """Images as uint8 (n, size, size, 3); labels 1 = face, 0 = non-face; race '' for non-faces."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    race_train: np.ndarray
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+    race_eval: np.ndarray
+
+    @property
+    def train_faces(self) -> np.ndarray:
+        """The face images of the training set (what the resampler reweights)."""
+        return self.x_train[self.y_train == 1]
+
+
+def skewed_indices(race, split, counts: dict, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``counts[group]`` FairFace-train faces per race group (without replacement)."""
+    unknown = set(counts) - set(RACES)
+    if unknown:
+        raise ValueError(f"Unknown race groups {sorted(unknown)}; choose among {RACES}.")
+    chosen = []
+    for group, count in counts.items():
+        pool = np.flatnonzero((race == group) & (split == "train"))
+        if count <= 0 or len(pool) == 0:
+            raise ValueError(
+                f"Group {group!r} would be empty in the training set (asked for {count}, "
+                f"{len(pool)} available); give every group at least one face."
+            )
+        if count > len(pool):
+            raise ValueError(f"Group {group!r}: asked for {count} faces, only {len(pool)} exist.")
+        chosen.append(rng.choice(pool, size=count, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def evaluation_indices(race, split, per_group: int | None) -> np.ndarray:
+    """FairFace's val faces, the first ``per_group`` of each race group (all when None)."""
+    chosen = []
+    for group in RACES:
+        pool = np.flatnonzero((race == group) & (split == "val"))
+        if len(pool) == 0:
+            raise ValueError(f"The faces file has no val faces of group {group!r}.")
+        chosen.append(pool[:per_group])
+    return np.concatenate(chosen)
+
+
+def load_splits(config: FacesConfig) -> FaceSplits:
+    """The held-out balanced evaluation set and the skewed training set of ``config``."""
+    rng = np.random.default_rng(config.split_seed)
+    with np.load(locate(FAIRFACE), allow_pickle=False) as arrays:
+        race, split = arrays["faces_race"], arrays["faces_split"]
+    eval_faces = evaluation_indices(race, split, config.eval_faces_per_group)
+    train_faces = skewed_indices(race, split, config.train_counts, rng)
+    assert not set(eval_faces) & set(train_faces)  # different FairFace splits by construction
+
+    with np.load(locate(TINYIMAGENET), allow_pickle=False) as arrays:
+        num_nonfaces = len(arrays["offsets"]) - 1
+    order = rng.permutation(num_nonfaces)
+    eval_nonfaces = np.sort(order[: len(eval_faces)])
+    rest = order[len(eval_faces) :]
+    if config.num_train_nonfaces > len(rest):
+        raise ValueError(
+            f"num_train_nonfaces={config.num_train_nonfaces}, but only {len(rest)} non-faces "
+            "remain after the evaluation hold-out."
+        )
+    train_nonfaces = np.sort(rest[: config.num_train_nonfaces])
+
+    wanted = np.concatenate([eval_faces, train_faces])
+    faces, labels = _read(FAIRFACE, ("faces_race",), wanted)
+    face_race = labels["faces_race"]
+    nonfaces, _ = _read(TINYIMAGENET, (), np.concatenate([eval_nonfaces, train_nonfaces]))
+    faces = resize_images(faces, config.image_size)
+    nonfaces = resize_images(nonfaces, config.image_size)
+
+    n_eval, n_eval_non = len(eval_faces), len(eval_nonfaces)
+    x_train = np.concatenate([faces[n_eval:], nonfaces[n_eval_non:]])
+    y_train = np.concatenate([np.ones(len(train_faces)), np.zeros(len(train_nonfaces))])
+    race_train = np.concatenate([face_race[n_eval:], np.full(len(train_nonfaces), "")])
+    x_eval = np.concatenate([faces[:n_eval], nonfaces[:n_eval_non]])
+    y_eval = np.concatenate([np.ones(n_eval), np.zeros(n_eval_non)])
+    race_eval = np.concatenate([face_race[:n_eval], np.full(n_eval_non, "")])
+    return FaceSplits(
+        x_train, y_train.astype("float32"), race_train.astype(str),
+        x_eval, y_eval.astype("float32"), race_eval.astype(str),
+    )
+
+
+def load_mit_test_faces(size: int, cache_dir: Path | None = None) -> tuple[np.ndarray, list[str]]:
+    """The 20 MIT lab test faces, resized to ``size`` (uint8), and their group (LF, LM, DF, DM)."""
+    images, groups = [], []
+    for relpath, sha256 in MIT_TEST_FACES.items():
+        remote = RemoteFile(
+            relpath=f"mit_test_faces/{relpath}",
+            url="https://raw.githubusercontent.com/MITDeepLearning/introtodeeplearning/"
+            f"{MIT_COMMIT}/mitdeeplearning/data/faces/{relpath}",
+            sha256=sha256,
+        )
+        with Image.open(fetch(remote, cache_dir=cache_dir, progress=False)) as image:
+            # The PNGs come in many sizes; LANCZOS keeps detail when shrinking them.
+            rgb = image.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+        images.append(np.asarray(rgb))
+        groups.append(relpath.split("/")[0])
+    return np.stack(images), groups
+
+
+def make_dataset(images, labels, batch_size: int, shuffle: bool, seed: int = 0):
+    """A batched ``tf.data.Dataset`` of scaled images and float labels.
+
+    A shuffled (training) dataset drops its last, smaller batch: one batch shape, one traced step.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (scale_images(images), np.asarray(labels, "float32"))
+    )
+    if shuffle:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=shuffle).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,77 @@
+"""Detection metrics per group, and bootstrap intervals for them.
+
+Recall of a group = the fraction of its faces called faces (p >= threshold). With seven groups of
+300 faces, the best-minus-worst gap is inflated by sampling noise alone (the largest of seven
+noisy numbers minus the smallest), so every number comes with a bootstrap 95% interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vae_faces.config import RACES
+
+
+def recall_by_group(probabilities, groups, threshold: float = 0.5, group_names=RACES) -> dict:
+    """{group: fraction of that group's faces with p(face) >= threshold}."""
+    probabilities, groups = np.asarray(probabilities), np.asarray(groups)
+    recalls = {}
+    for name in group_names:
+        members = groups == name
+        if not members.any():
+            raise ValueError(f"No faces of group {name!r} to compute a recall on.")
+        recalls[name] = float(np.mean(probabilities[members] >= threshold))
+    return recalls
+
+
+def precision(probabilities, is_face, threshold: float = 0.5) -> float:
+    """Of the images called faces, the fraction that are faces (1.0 when none is called)."""
+    called = np.asarray(probabilities) >= threshold
+    if not called.any():
+        return 1.0
+    return float(np.mean(np.asarray(is_face)[called] == 1))
+
+
+def gap(recalls: dict) -> float:
+    """Best group recall minus worst group recall."""
+    return max(recalls.values()) - min(recalls.values())
+
+
+def bootstrap_intervals(
+    probabilities, groups, threshold: float = 0.5, num_resamples: int = 2000, seed: int = 0,
+    group_names=RACES, level: float = 0.95,
+) -> dict:
+    """Percentile bootstrap intervals: {group: (low, high)}, plus 'gap' and 'worst'.
+
+    Each resample redraws every group's faces with replacement (group sizes stay fixed, as in
+    the balanced evaluation set), and recomputes each recall, the gap and the worst recall.
+    """
+    rng = np.random.default_rng(seed)
+    probabilities, groups = np.asarray(probabilities), np.asarray(groups)
+    hits = {name: probabilities[groups == name] >= threshold for name in group_names}
+    draws = np.empty((num_resamples, len(group_names)))
+    for column, name in enumerate(group_names):
+        if len(hits[name]) == 0:
+            raise ValueError(f"No faces of group {name!r} to bootstrap.")
+        # The mean of n draws from the group's hits, num_resamples times.
+        index = rng.integers(0, len(hits[name]), size=(num_resamples, len(hits[name])))
+        draws[:, column] = hits[name][index].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    def interval(values):
+        return tuple(float(v) for v in np.percentile(values, [tail, 100 - tail]))
+    result = {name: interval(draws[:, column]) for column, name in enumerate(group_names)}
+    result["gap"] = interval(draws.max(axis=1) - draws.min(axis=1))
+    result["worst"] = interval(draws.min(axis=1))
+    return result
+
+
+def summarize(probabilities, is_face, groups, threshold: float = 0.5) -> dict:
+    """Recall per group, worst-group recall, gap and precision on an evaluation set."""
+    face = np.asarray(is_face) == 1
+    recalls = recall_by_group(np.asarray(probabilities)[face], np.asarray(groups)[face], threshold)
+    return {
+        "recall_by_group": recalls,
+        "worst_group_recall": min(recalls.values()),
+        "gap": gap(recalls),
+        "precision": precision(probabilities, is_face, threshold),
+    }
