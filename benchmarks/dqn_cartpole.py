@@ -107,6 +107,23 @@ def collect(runs: list[dict], seeds: list[int]) -> dict:
     return {"seeds": seeds, **{key: [run[key] for run in runs] for key in keys}}
 
 
+def write_result(result: dict, ours: list[dict], reference: list[dict], args) -> None:
+    """Write the seeds measured so far (the JSON shape of the chapter's issue)."""
+    result["ours"] = {"name": f"dqn_cartpole {args.profile} profile",
+                      **collect(ours, args.seeds[: len(ours)])}
+    if reference:
+        result["reference"] = {
+            "name": "Stable-Baselines3 2.9 DQN, rl-baselines3-zoo CartPole-v1 hyperparameters",
+            "hyperparameters": {k: v for k, v in ZOO_CARTPOLE.items() if k != "policy_kwargs"}
+            | {"net_arch": [256, 256]},
+            **collect(reference, args.seeds[: len(reference)]),
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(f".tmp-{args.out.name}")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(args.out)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,6 +137,7 @@ def main(argv=None):
     result = {"machine": f"{describe_device()}, {platform.platform()}",
               "budget_steps": args.budget, "profile": args.profile}
     # Seeds alternate between the two agents, so a busy spell on a shared machine slows both.
+    # The file is rewritten after every seed: an interrupted benchmark keeps what it measured.
     ours, reference = [], []
     for seed in args.seeds:
         ours.append(run_ours(seed, args.budget, args.profile))
@@ -130,16 +148,7 @@ def main(argv=None):
             print(f"reference seed {seed}: {reference[-1]['steps_to_solve']} steps, "
                   f"{reference[-1]['seconds_to_solve']} s, final "
                   f"{reference[-1]['final_return']}", flush=True)
-    result["ours"] = {"name": f"dqn_cartpole {args.profile} profile", **collect(ours, args.seeds)}
-    if reference:
-        result["reference"] = {
-            "name": "Stable-Baselines3 2.9 DQN, rl-baselines3-zoo CartPole-v1 hyperparameters",
-            "hyperparameters": {k: v for k, v in ZOO_CARTPOLE.items() if k != "policy_kwargs"}
-            | {"net_arch": [256, 256]},
-            **collect(reference, args.seeds),
-        }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+        write_result(result, ours, reference, args)
     print(f"wrote {args.out}")
     steps = [run["steps_to_solve"] for run in ours]
     print("ours: median steps to solve",

@@ -115,6 +115,7 @@ def results_table() -> str:
 
 # Pictures the README shows, copied from what the cpu-profile runs and notebooks wrote.
 FIGURES = {
+    "training_checkpoints/vae_faces/cpu/recall_by_group.png": "docs/images/vae_faces_recall.png",
     "training_checkpoints/rnn_music/cpu/piano_rolls.png": "docs/images/rnn_music_piano_rolls.png",
     "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/cartpole_trained.gif":
         "docs/images/dqn_cartpole.gif",
