@@ -88,15 +88,20 @@ def test_training_logs_episodes_and_evaluations(tmp_path):
         assert Image.open(tmp_path / name).size[0] > 300
 
 
-def test_training_with_several_environments_counts_only_real_transitions(tmp_path):
-    config = smoke_config(num_envs=3, train_every=2, num_steps=300, eval_every=300)
+@pytest.mark.parametrize("n_step", [1, 4])
+def test_training_with_several_environments_counts_only_real_transitions(tmp_path, n_step):
+    config = smoke_config(num_envs=3, train_every=2, num_steps=300, eval_every=300,
+                          n_step=n_step)
     result = train(config, folder=tmp_path, progress=False)
     assert 300 <= result.env_step < 303
     # The reset steps of gymnasium's autoreset are no transitions: they are neither counted nor
-    # stored, so the buffer holds exactly env_step transitions and every episode is whole.
+    # stored, so the buffer holds one transition per real step and every episode is whole,
+    # except the last n-1 steps of each episode still in play, which wait for their n rewards.
     with np.load(tmp_path / "replay.npz") as replay:
-        assert len(replay["actions"]) == result.env_step
+        stored = len(replay["actions"])
+        assert result.env_step - config.num_envs * (n_step - 1) <= stored <= result.env_step
         assert replay["terminated"].sum() >= len(result.episodes)
+        assert replay["horizons"].max() == n_step and replay["horizons"].min() >= 1
     assert sum(row["length"] for row in result.episodes) <= result.env_step
     assert result.gradient_steps == (result.env_step - config.learning_starts) // 2 + 1
 
