@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from course.figures import plot_fit_histories
+
 
 def plot_signal_filters(dates, signal, smoothed, second_difference, window: int):
     """A noisy series, its moving average, and its second difference, stacked."""
@@ -76,20 +78,8 @@ def plot_matrix_values(matrices: dict[str, np.ndarray]):
 
 def plot_histories(histories: dict[str, dict[str, list[float]]]):
     """Training and validation loss and accuracy per epoch, one colour per model."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    for index, (name, history) in enumerate(histories.items()):
-        epochs = np.arange(1, len(history["loss"]) + 1)
-        colour = f"C{index}"
-        loss_ax.plot(epochs, history["loss"], "--", color=colour, label=f"{name} train")
-        loss_ax.plot(epochs, history["val_loss"], "-o", ms=3, color=colour, label=f"{name} val")
-        acc_ax.plot(epochs, history["accuracy"], "--", color=colour, label=f"{name} train")
-        acc_ax.plot(epochs, history["val_accuracy"], "-o", ms=3, color=colour, label=f"{name} val")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    acc_ax.set_ylim(max(0.9, acc_ax.get_ylim()[0]), 1.0)
-    acc_ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return plot_fit_histories(histories, loss_name="cross-entropy", log_loss=True,
+                              min_accuracy=0.9)
 
 
 def plot_confusion_matrix(labels: np.ndarray, predictions: np.ndarray, title: str = ""):

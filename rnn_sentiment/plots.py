@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from course.figures import plot_fit_histories
+
 
 def _node(ax, x, y, text, colour, width=0.7, height=0.5):
     box = FancyBboxPatch(
@@ -152,19 +154,7 @@ def plot_review_lengths(lengths: np.ndarray, max_tokens: int):
 
 def plot_histories(histories: dict[str, dict[str, list[float]]]):
     """Training and validation loss and accuracy per epoch, one colour per model."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    for index, (name, history) in enumerate(histories.items()):
-        epochs = np.arange(1, len(history["loss"]) + 1)
-        colour = f"C{index}"
-        loss_ax.plot(epochs, history["loss"], "--", color=colour, label=f"{name} train")
-        loss_ax.plot(epochs, history["val_loss"], "-o", ms=3, color=colour, label=f"{name} val")
-        acc_ax.plot(epochs, history["accuracy"], "--", color=colour, label=f"{name} train")
-        acc_ax.plot(epochs, history["val_accuracy"], "-o", ms=3, color=colour, label=f"{name} val")
-    loss_ax.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    acc_ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return plot_fit_histories(histories, loss_name="binary cross-entropy")
 
 
 def plot_running_probability(words: list[str], probabilities: np.ndarray, title: str = ""):
