@@ -7,7 +7,6 @@ Everything goes to training_checkpoints/cnn_digits/<profile>/; a rerun resumes o
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
@@ -21,15 +20,13 @@ from course.checkpoint import atomic_write_text
 from course.env import environment_report, set_seed
 from course.fetch import PROJECT_ROOT
 from course.figures import save_figure
+from course.profiles import profile_from_command_line
 
 SAMPLE_DIGITS = PROJECT_ROOT / "notebooks" / "my_digits"
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", help="smoke, cpu or gpu (default: $DL_PROFILE, else auto)")
-    args = parser.parse_args(argv)
-    config = get_config(args.profile)
+    config = get_config(profile_from_command_line(__doc__, argv))
     print(environment_report(config.profile), flush=True)
     out = run_dir(config)
     splits = load_mnist(config.num_validation, config.num_train, config.num_test)

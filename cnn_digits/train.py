@@ -9,7 +9,7 @@ import numpy as np
 
 from cnn_digits.config import DigitsConfig
 from cnn_digits.data import DigitSplits, make_dataset, scale_images
-from course.checkpoint import fit_resumable, runs_root
+from course.checkpoint import fit_resumable, runs_root, save_final_model
 from course.progress import TqdmProgress
 
 
@@ -67,11 +67,7 @@ def train(
         validation_data=val_data,
         callbacks=[TqdmProgress(model.name), *callbacks],
     )
-    final = folder / "model.keras"
-    if not final.exists():
-        tmp = folder / ".tmp-model.keras"
-        model.save(tmp)
-        tmp.replace(final)
+    save_final_model(model, folder)
     return history
 
 

@@ -60,6 +60,19 @@ def atomic_save_weights(model: keras.Model, path: str | os.PathLike) -> Path:
     return path
 
 
+def save_final_model(model: keras.Model, folder: str | os.PathLike) -> Path:
+    """Write ``folder/model.keras`` once, atomically, when a training run has finished."""
+    path = Path(folder) / "model.keras"
+    if not path.exists():
+        tmp_path = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # must end in .keras
+        try:
+            model.save(tmp_path)
+            os.replace(tmp_path, path)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+    return path
+
+
 def history_to_csv(history: dict[str, list[float]]) -> str:
     """One row per epoch, one column per metric."""
     out = io.StringIO()

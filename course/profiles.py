@@ -31,3 +31,13 @@ def get_profile(name: str | None = None) -> str:
             f"choose one of: {', '.join(PROFILES)}."
         )
     return chosen
+
+
+def profile_from_command_line(description: str, argv: list[str] | None = None) -> str | None:
+    """The ``--profile`` a chapter's ``python -m <chapter>`` was given (None: choose by itself)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", help="smoke, cpu or gpu (default: $DL_PROFILE, else auto)")
+    return parser.parse_args(argv).profile

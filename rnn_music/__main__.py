@@ -7,7 +7,6 @@ Everything goes to training_checkpoints/rnn_music/<profile>/; a rerun resumes or
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 
@@ -15,6 +14,7 @@ import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported
 from course.checkpoint import atomic_write_text
 from course.env import environment_report, set_seed
 from course.figures import save_figure
+from course.profiles import profile_from_command_line
 from rnn_music import plots
 from rnn_music.abc_tools import INSTALL_HINT, CopyFinder, check_tune, render_tune, tools_available
 from rnn_music.config import get_config
@@ -26,10 +26,7 @@ NUM_RENDERED = 3  # tunes written as .abc/.mid/.wav with a piano roll
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", help="smoke, cpu or gpu (default: $DL_PROFILE, else auto)")
-    args = parser.parse_args(argv)
-    config = get_config(args.profile)
+    config = get_config(profile_from_command_line(__doc__, argv))
     print(environment_report(config.profile), flush=True)
     out = run_dir(config)
     splits = load_splits(config)

@@ -15,7 +15,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course.checkpoint import atomic_write_text, fit_resumable, read_state, restore, runs_root
+from course.checkpoint import (
+    atomic_write_text,
+    fit_resumable,
+    read_state,
+    restore,
+    runs_root,
+    save_final_model,
+)
 from course.progress import TqdmProgress
 from rnn_music.config import MusicConfig
 from rnn_music.data import MusicSplits, Vocabulary, consecutive_windows, random_batches
@@ -158,9 +165,5 @@ def train(
         validation_data=heldout_dataset(splits, config.sequence_length),
         callbacks=[TqdmProgress("steps"), schedule, *callbacks],
     )
-    final = folder / "model.keras"
-    if not final.exists():
-        tmp = folder / ".tmp-model.keras"
-        model.save(tmp)
-        tmp.replace(final)
+    save_final_model(model, folder)
     return model, history

@@ -7,7 +7,6 @@ Everything goes to training_checkpoints/rnn_sentiment/<profile>/; a rerun resume
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
@@ -17,6 +16,7 @@ import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported
 from course.checkpoint import atomic_write_text
 from course.env import environment_report, set_seed
 from course.figures import save_figure
+from course.profiles import profile_from_command_line
 from rnn_sentiment import plots
 from rnn_sentiment.baseline import NBLogisticRegression
 from rnn_sentiment.config import get_config
@@ -46,10 +46,7 @@ def short_examples(texts, labels, count=EXAMPLE_REVIEWS, max_words=60):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", help="smoke, cpu or gpu (default: $DL_PROFILE, else auto)")
-    args = parser.parse_args(argv)
-    config = get_config(args.profile)
+    config = get_config(profile_from_command_line(__doc__, argv))
     print(environment_report(config.profile), flush=True)
     out = run_dir(config)
     splits = load_imdb(config.num_validation, config.num_train, config.num_test)

@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course.checkpoint import atomic_write_text, fit_resumable, runs_root
+from course.checkpoint import atomic_write_text, fit_resumable, runs_root, save_final_model
 from course.progress import TqdmProgress
 from rnn_sentiment.config import SentimentConfig
 from rnn_sentiment.data import ReviewSplits, make_dataset, make_vectorizer, tokenize, vectorize
@@ -84,11 +84,7 @@ def train(
         validation_data=val_data,
         callbacks=[TqdmProgress(model.name), *callbacks],
     )
-    final = folder / "model.keras"
-    if not final.exists():
-        tmp = folder / ".tmp-model.keras"
-        model.save(tmp)
-        tmp.replace(final)
+    save_final_model(model, folder)
     return history
 
 

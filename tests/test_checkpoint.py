@@ -380,3 +380,18 @@ def test_atomic_save_weights_failed_rename_keeps_old_file(tmp_path, monkeypatch)
     reloaded = make_model(seed=4)
     reloaded.load_weights(tmp_path / WEIGHTS)
     assert_same_arrays(weights_of(reloaded), weights_of(old_model))
+
+
+def test_save_final_model_writes_once_and_leaves_no_temporary_file(tmp_path):
+    import keras
+
+    from course.checkpoint import save_final_model
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = save_final_model(model, tmp_path)
+    assert path.name == "model.keras" and path.exists()
+    first = path.stat().st_mtime_ns
+    save_final_model(model, tmp_path)  # a finished run keeps the model it wrote
+    assert path.stat().st_mtime_ns == first
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+    assert keras.models.load_model(path).output_shape == (None, 2)

@@ -217,3 +217,10 @@ def test_native_stderr_is_silenced_only_inside_the_block(capfd):
         os.write(2, b"hidden\n")
     os.write(2, b"shown\n")
     assert capfd.readouterr().err == "shown\n"
+
+
+def test_the_profile_option_of_a_chapter_command_line():
+    from course.profiles import profile_from_command_line
+
+    assert profile_from_command_line("demo", ["--profile", "smoke"]) == "smoke"
+    assert profile_from_command_line("demo", []) is None

@@ -7,7 +7,6 @@ Everything goes to training_checkpoints/vae_faces/<profile>/; a rerun resumes or
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -16,6 +15,7 @@ import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported
 from course.checkpoint import atomic_write_text
 from course.env import environment_report, set_seed
 from course.figures import save_figure
+from course.profiles import profile_from_command_line
 from vae_faces import plots
 from vae_faces.config import RACES, get_config
 from vae_faces.data import load_mit_test_faces, load_splits
@@ -33,10 +33,7 @@ from vae_faces.train import (
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", help="smoke, cpu or gpu (default: $DL_PROFILE, else auto)")
-    args = parser.parse_args(argv)
-    config = get_config(args.profile)
+    config = get_config(profile_from_command_line(__doc__, argv))
     print(environment_report(config.profile), flush=True)
     out = run_dir(config)
     splits = load_splits(config)
