@@ -23,7 +23,10 @@ class SentimentConfig:
     embedding_dim: int = 64
     rnn_units: int = 64
     batch_size: int = 128
-    num_epochs: int = 4
+    # Cosine decay over 3 epochs, not 4 (seed 0, validation accuracy): 4 epochs 89.5% (peak
+    # 89.9% after epoch 2, training accuracy 98%: it overfits), 3 epochs 90.0% in 590 CPU s
+    # (4: ~870), 2 epochs 89.0%. A GRU got 90.0%, more dropout (0.5, spatial 0.3) 89.9%.
+    num_epochs: int = 3
     srn_epochs: int = 3
     learning_rate: float = 3e-3
     dropout: float = 0.4
