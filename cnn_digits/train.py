@@ -9,8 +9,7 @@ import numpy as np
 
 from cnn_digits.config import DigitsConfig
 from cnn_digits.data import DigitSplits, make_dataset, scale_images
-from course.checkpoint import fit_resumable, runs_root, save_final_model
-from course.progress import TqdmProgress
+from course.checkpoint import fit_and_save, runs_root
 
 
 def run_dir(config: DigitsConfig) -> Path:
@@ -57,18 +56,10 @@ def train(
     compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
     train_data = make_dataset(splits.x_train, splits.y_train, config.batch_size, True, config.seed)
     val_data = make_dataset(splits.x_val, splits.y_val, 1000, shuffle=False)
-    fingerprint = {**config.as_dict(), "model": model.name, "num_epochs": num_epochs}
-    history = fit_resumable(
-        model,
-        train_data,
-        num_epochs=num_epochs,
-        folder=folder,
-        config=fingerprint,
-        validation_data=val_data,
-        callbacks=[TqdmProgress(model.name), *callbacks],
+    return fit_and_save(
+        model, train_data, num_epochs=num_epochs, folder=folder, config=config.as_dict(),
+        validation_data=val_data, callbacks=callbacks,
     )
-    save_final_model(model, folder)
-    return history
 
 
 def predict_probabilities(model: keras.Model, images: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 
 from course.fetch import PROJECT_ROOT
+from course.progress import TqdmProgress
 
 WEIGHTS = "model.weights.h5"
 STATE = "state.json"
@@ -180,3 +181,32 @@ def fit_resumable(
         verbose=0,
     )
     return checkpoint.history
+
+
+def fit_and_save(
+    model: keras.Model,
+    train_data,
+    *,
+    num_epochs: int,
+    folder: str | os.PathLike,
+    config: dict,
+    validation_data=None,
+    callbacks: list | tuple = (),
+) -> dict[str, list[float]]:
+    """``fit_resumable`` with a progress bar named after the model, then ``save_final_model``.
+
+    The checkpoint is keyed by ``config`` plus the model's name and ``num_epochs``, so another
+    model or run length in the same folder is refused rather than mixed in.
+    """
+    fingerprint = {**config, "model": model.name, "num_epochs": num_epochs}
+    history = fit_resumable(
+        model,
+        train_data,
+        num_epochs=num_epochs,
+        folder=folder,
+        config=fingerprint,
+        validation_data=validation_data,
+        callbacks=[TqdmProgress(model.name), *callbacks],
+    )
+    save_final_model(model, folder)
+    return history

@@ -8,8 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course.checkpoint import atomic_write_text, fit_resumable, runs_root, save_final_model
-from course.progress import TqdmProgress
+from course.checkpoint import atomic_write_text, fit_and_save, runs_root
 from rnn_sentiment.config import SentimentConfig
 from rnn_sentiment.data import ReviewSplits, make_dataset, make_vectorizer, tokenize, vectorize
 
@@ -74,18 +73,10 @@ def train(
     compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
     train_data = make_dataset(tokens.train, splits.y_train, config.batch_size, True, config.seed)
     val_data = make_dataset(tokens.val, splits.y_val, 512, shuffle=False)
-    fingerprint = {**config.as_dict(), "model": model.name, "num_epochs": num_epochs}
-    history = fit_resumable(
-        model,
-        train_data,
-        num_epochs=num_epochs,
-        folder=folder,
-        config=fingerprint,
-        validation_data=val_data,
-        callbacks=[TqdmProgress(model.name), *callbacks],
+    return fit_and_save(
+        model, train_data, num_epochs=num_epochs, folder=folder, config=config.as_dict(),
+        validation_data=val_data, callbacks=callbacks,
     )
-    save_final_model(model, folder)
-    return history
 
 
 def save_vocabulary(vectorizer, path: Path) -> Path:

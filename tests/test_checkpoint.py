@@ -25,6 +25,7 @@ from course.checkpoint import (
     EpochCheckpoint,
     atomic_save_weights,
     atomic_write_text,
+    fit_and_save,
     fit_resumable,
     history_to_csv,
     read_state,
@@ -395,3 +396,16 @@ def test_save_final_model_writes_once_and_leaves_no_temporary_file(tmp_path):
     assert path.stat().st_mtime_ns == first
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
     assert keras.models.load_model(path).output_shape == (None, 2)
+
+
+# fit_and_save ----------------------------------------------------------------------------------
+
+
+def test_fit_and_save_keys_the_checkpoint_by_model_and_length(data, tmp_path):
+    folder = tmp_path / "run"
+    model = make_model(seed=0)
+    fit_and_save(model, data, num_epochs=1, folder=folder, config=CONFIG)
+    assert (folder / "model.keras").exists()
+    # Another run length in the same folder is refused, not resumed or mixed in.
+    with pytest.raises(ValueError, match="different configuration"):
+        fit_and_save(make_model(seed=0), data, num_epochs=2, folder=folder, config=CONFIG)
