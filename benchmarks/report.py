@@ -56,9 +56,11 @@ def rnn_sentiment_headline(result: dict) -> str:
 
 def rnn_music_headline(result: dict) -> str:
     def part(runs: dict) -> str:
+        plain = (f", plain sampler {_percent(runs['valid_fraction_plain'])}"
+                 if "valid_fraction_plain" in runs else "")
         return (f"{runs['heldout_nats_per_char']:.3f} nats/char held out, "
-                f"{_percent(runs['valid_fraction'])} of {runs['tunes_sampled']} sampled tunes "
-                f"valid ({runs['train_seconds']:.0f} s)")
+                f"{_percent(runs['valid_fraction'])} of {runs['tunes_sampled']} bar-checked tunes "
+                f"valid{plain} ({runs['train_seconds']:.0f} s)")
 
     return (f"ours: {part(result['ours'])}; MIT lab-1 recipe: {part(result['reference'])}; "
             f"human corpus {_percent(result['corpus_valid_fraction'])} valid")

@@ -8,8 +8,11 @@ Ours trains with its profile's recipe and time budget; the reference (Embedding 
 batch 8, windows of 100, Adam 5e-3, constant rate), rebuilt from the lab's description, then
 trains for as many seconds as ours took. Training seconds count only the batches. For each:
 held-out nats/char (LSTM state carried through the held-out tunes), and the fraction of
-sampled tunes that abc2midi accepts (same sampling temperature for both); plus the human
-corpus's own valid fraction by the same rule. Writes benchmarks/results/rnn_music.json.
+sampled tunes that abc2midi accepts (same sampling temperature for both), with two samplers:
+the bar-checked one the chapter uses (``valid_fraction``; it redraws a bar whose length is
+wrong, see rnn_music.bar_sampler) and the plain one (``valid_fraction_plain``, one character
+after another, nothing redrawn). Plus the human corpus's own valid fraction by the same rule.
+Writes benchmarks/results/rnn_music.json.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import keras
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
 from course.env import describe_device, set_seed
 from rnn_music.abc_tools import check_tune, find_program
+from rnn_music.bar_sampler import sample_tunes_bar_checked
 from rnn_music.config import get_config
 from rnn_music.data import load_splits, random_batches
 from rnn_music.model import Generator, build_model, nats_per_character, sample_tunes
@@ -69,14 +73,26 @@ def fit_for(config, splits, callback, chunk_steps: int = 500) -> keras.Model:
     return model
 
 
+def valid_share(tunes: list[str], abc2midi: str) -> float:
+    return round(sum(check_tune(tune, abc2midi).valid for tune in tunes) / max(1, len(tunes)), 4)
+
+
 def evaluate(model, splits, config, num_tunes: int, abc2midi: str) -> dict:
     generator = Generator(model, splits.vocabulary)
     heldout = nats_per_character(generator, splits.vocabulary.encode(splits.heldout_text))
-    tunes = sample_tunes(generator, num_tunes, config.temperature, config.num_streams,
+    start = time.perf_counter()
+    sampling = sample_tunes_bar_checked(generator, num_tunes, config.temperature,
+                                        seed=config.seed, max_redraws=config.max_bar_redraws,
+                                        max_length=config.max_tune_length)
+    sampling_seconds = time.perf_counter() - start
+    plain = sample_tunes(generator, num_tunes, config.temperature, config.num_streams,
                          config.stream_length, seed=config.seed)
-    valid = sum(check_tune(tune, abc2midi).valid for tune in tunes)
-    return {"heldout_nats_per_char": round(heldout, 4), "tunes_sampled": len(tunes),
-            "valid_fraction": round(valid / max(1, len(tunes)), 4)}
+    return {"heldout_nats_per_char": round(heldout, 4), "tunes_sampled": len(sampling.tunes),
+            "valid_fraction": valid_share(sampling.tunes, abc2midi),
+            "sampler": f"bar-checked (rnn_music.bar_sampler), T = {config.temperature}",
+            "bar_sampling": {**sampling.summary(), "seconds": round(sampling_seconds, 1)},
+            "tunes_sampled_plain": len(plain),
+            "valid_fraction_plain": valid_share(plain, abc2midi)}
 
 
 def main(argv=None):

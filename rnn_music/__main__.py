@@ -17,6 +17,7 @@ from course.figures import save_figure
 from course.profiles import profile_from_command_line
 from rnn_music import plots
 from rnn_music.abc_tools import INSTALL_HINT, CopyFinder, check_tune, render_tune, tools_available
+from rnn_music.bar_sampler import sample_tunes_bar_checked
 from rnn_music.config import get_config
 from rnn_music.data import join_tunes, load_splits
 from rnn_music.model import Generator, nats_per_character, sample_tunes
@@ -40,10 +41,16 @@ def main(argv=None) -> dict:
     heldout = nats_per_character(generator, splits.vocabulary.encode(splits.heldout_text))
     print(f"held-out loss: {heldout:.4f} nats/char (state carried through each tune)")
 
-    tunes = sample_tunes(
+    plain_tunes = sample_tunes(
         generator, config.num_sampled_tunes, config.temperature, config.num_streams,
         config.stream_length, seed=config.seed,
     )
+    sampling = sample_tunes_bar_checked(
+        generator, config.num_sampled_tunes, config.temperature, seed=config.seed,
+        max_redraws=config.max_bar_redraws, max_length=config.max_tune_length,
+    )
+    tunes = sampling.tunes  # the chapter's tunes: bar-checked
+    atomic_write_text(out / "generated_plain.abc", join_tunes(plain_tunes))
     atomic_write_text(out / "generated.abc", join_tunes(tunes))
     finder = CopyFinder(splits.train_text)
     copied = [len(finder.longest_copy(tune)) for tune in tunes]
@@ -54,6 +61,7 @@ def main(argv=None) -> dict:
         "heldout_nats_per_char": round(heldout, 4),
         "tunes_sampled": len(tunes),
         "temperature": config.temperature,
+        "bar_sampling": sampling.summary(),
         "longest_copied_run_median": statistics.median(copied) if copied else None,
         "longest_copied_run_max": max(copied, default=None),
     }
@@ -61,6 +69,9 @@ def main(argv=None) -> dict:
         checks = [check_tune(tune) for tune in tunes]
         corpus = splits.train_tunes + splits.heldout_tunes
         metrics["valid_fraction"] = sum(c.valid for c in checks) / max(1, len(checks))
+        metrics["valid_fraction_plain"] = (
+            sum(check_tune(t).valid for t in plain_tunes) / max(1, len(plain_tunes))
+        )
         metrics["corpus_valid_fraction"] = sum(check_tune(t).valid for t in corpus) / len(corpus)
         order = sorted(range(len(tunes)), key=lambda i: not checks[i].valid)  # valid ones first
     else:

@@ -29,6 +29,10 @@ class MusicConfig:
     num_sampled_tunes: int = 100
     num_streams: int = 40  # tunes are generated in parallel, one stream per batch row
     stream_length: int = 1_200  # characters per stream (about four tunes each)
+    # The bar-checked sampler (rnn_music.bar_sampler): draws of one bar before keeping it
+    # as it is, and the longest tune before a stream gives up and starts another
+    max_bar_redraws: int = 30
+    max_tune_length: int = 2_000
     seed: int = 0
 
     def as_dict(self) -> dict:
@@ -59,6 +63,8 @@ PROFILES = {
         num_sampled_tunes=4,
         num_streams=4,
         stream_length=400,
+        max_bar_redraws=5,
+        max_tune_length=300,
     ),
     "cpu": MusicConfig(profile="cpu"),
     "gpu": MusicConfig(
