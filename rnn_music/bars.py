@@ -342,7 +342,7 @@ def _add_missing_repeats(events: list[tuple]) -> list[tuple]:
         events[index] = ("bar", DOUBLE_REP if kind == REP_BAR else BAR_REP)
 
     for index, event in enumerate(events):
-        kind = event[1] if event[0] == "bar" else event[0]
+        kind = _kind(event)
         if kind == SINGLE and use_next:
             start_point, use_next = index, False
         elif kind == DOUBLE:
@@ -395,7 +395,7 @@ def bar_problems(tune: str) -> list[str]:
     index = 0
     while index < len(events) and len(problems) < 50:
         event = events[index]
-        kind = event[1] if event[0] == "bar" else event[0]
+        kind = _kind(event)
         if kind == "note":
             bar_time += event[1]
         elif kind == "meter":
@@ -457,4 +457,5 @@ def bar_problems(tune: str) -> list[str]:
 
 
 def _kind(event: tuple) -> str:
+    """A bar line's kind, or the event's type (note, meter, part, error, [n)."""
     return event[1] if event[0] == "bar" else event[0]
