@@ -28,7 +28,7 @@ import keras
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
 from course.env import describe_device, set_seed
-from rnn_music.abc_tools import check_tune, find_program
+from rnn_music.abc_tools import find_program, valid_fraction
 from rnn_music.bar_sampler import sample_tunes_bar_checked
 from rnn_music.config import get_config
 from rnn_music.data import load_splits, random_batches
@@ -74,7 +74,7 @@ def fit_for(config, splits, callback, chunk_steps: int = 500) -> keras.Model:
 
 
 def valid_share(tunes: list[str], abc2midi: str) -> float:
-    return round(sum(check_tune(tune, abc2midi).valid for tune in tunes) / max(1, len(tunes)), 4)
+    return round(valid_fraction(tunes, abc2midi), 4) if tunes else 0.0
 
 
 def evaluate(model, splits, config, num_tunes: int, abc2midi: str) -> dict:
@@ -108,7 +108,7 @@ def main(argv=None):
         ours_config = replace(ours_config, train_seconds=args.budget)
     splits = load_splits(ours_config)
     corpus = splits.train_tunes + splits.heldout_tunes
-    corpus_valid = sum(check_tune(tune, abc2midi).valid for tune in corpus) / len(corpus)
+    corpus_valid = valid_fraction(corpus, abc2midi)
 
     set_seed(ours_config.seed)
     schedule = BudgetSchedule(ours_config.learning_rate, ours_config.num_steps,

@@ -16,7 +16,14 @@ from course.env import environment_report, set_seed
 from course.figures import save_figure
 from course.profiles import profile_from_command_line
 from rnn_music import plots
-from rnn_music.abc_tools import INSTALL_HINT, CopyFinder, check_tune, render_tune, tools_available
+from rnn_music.abc_tools import (
+    INSTALL_HINT,
+    CopyFinder,
+    check_tune,
+    render_tune,
+    tools_available,
+    valid_fraction,
+)
 from rnn_music.bar_sampler import sample_tunes_bar_checked
 from rnn_music.config import get_config
 from rnn_music.data import join_tunes, load_splits
@@ -69,9 +76,7 @@ def main(argv=None) -> dict:
         checks = [check_tune(tune) for tune in tunes]
         corpus = splits.train_tunes + splits.heldout_tunes
         metrics["valid_fraction"] = sum(c.valid for c in checks) / max(1, len(checks))
-        metrics["valid_fraction_plain"] = (
-            sum(check_tune(t).valid for t in plain_tunes) / max(1, len(plain_tunes))
-        )
+        metrics["valid_fraction_plain"] = valid_fraction(plain_tunes) if plain_tunes else 0.0
         metrics["corpus_valid_fraction"] = sum(check_tune(t).valid for t in corpus) / len(corpus)
         order = sorted(range(len(tunes)), key=lambda i: not checks[i].valid)  # valid ones first
     else:

@@ -26,7 +26,6 @@ from fractions import Fraction
 SINGLE, DOUBLE, BAR_REP, REP_BAR, DOUBLE_REP, PLAY_ON_REP = (
     "|", "||", "|:", ":|", "::", "[n"
 )
-SECTION_ENDS = {DOUBLE, BAR_REP, REP_BAR, DOUBLE_REP}  # bar lines with a *soft* check
 DECORATION_LETTERS = set(".MLRH~Tuv'OPSs")  # abc2midi's decorations; s marks a slur
 NOTE_LETTERS = set("ABCDEFGabcdefgzxZ")
 QUIET_CHARACTERS = set(" \t\n\r\\`-)$y*")  # take no time and no part in bars
@@ -113,7 +112,6 @@ def split_header(tune: str) -> tuple[str, str]:
 @dataclass
 class _Reader:
     text: str
-    meter: Meter
     position: int = 0
 
     def peek(self, offset: int = 0) -> str:
@@ -150,7 +148,7 @@ def _tuplet_defaults(p: int, bar: Fraction | None) -> int:
 def read_events(body: str, meter: Meter) -> list[tuple]:
     """The body as events: ('note', length in whole notes), ('bar', kind),
     (PLAY_ON_REP, endings) and ('meter', Meter)."""
-    reader = _Reader(body, meter)
+    reader = _Reader(body)
     events: list[tuple] = []
     broken = Fraction(1)  # factor for the next note, set by > or <
     tuplet_left, tuplet_factor = 0, Fraction(1)
@@ -165,7 +163,6 @@ def read_events(body: str, meter: Meter) -> list[tuple]:
             end = len(body) if end < 0 else end
             line = body[reader.position : end]
             meter = _field(line, meter, events)
-            reader.meter = meter
             reader.position = end
             continue
         at_line_start = char == "\n"
@@ -242,7 +239,6 @@ def read_events(body: str, meter: Meter) -> list[tuple]:
                 end = body.find("]", reader.position)
                 end = len(body) if end < 0 else end
                 meter = _field(body[reader.position : end], meter, events)
-                reader.meter = meter
                 reader.position = end + 1
             else:
                 in_chord, chord_length = True, None
