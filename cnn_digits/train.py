@@ -21,7 +21,10 @@ def compile_model(model: keras.Model, config: DigitsConfig, total_steps: int) ->
     """Adam with a short warm-up, then a cosine decay of the learning rate to zero.
 
     Warm-up keeps the first steps (with freshly initialised batch-norm statistics) from
-    overshooting; the decay lets the last epochs settle into a minimum.
+    overshooting; the decay lets the last epochs settle into a minimum. With
+    ``config.weight_averaging_momentum``, Adam also keeps a moving average of the weights
+    (Polyak averaging, Keras's ``use_ema``): ``fit`` copies it into the model when training
+    ends, and ``train`` validates with it.
     """
     warmup_steps = max(1, total_steps // 20)
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -31,7 +34,11 @@ def compile_model(model: keras.Model, config: DigitsConfig, total_steps: int) ->
         decay_steps=max(1, total_steps - warmup_steps),
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=keras.optimizers.Adam(
+            schedule,
+            use_ema=config.weight_averaging_momentum is not None,
+            ema_momentum=config.weight_averaging_momentum or 0.99,
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -56,6 +63,9 @@ def train(
     compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
     train_data = make_dataset(splits.x_train, splits.y_train, config.batch_size, True, config.seed)
     val_data = make_dataset(splits.x_val, splits.y_val, 1000, shuffle=False)
+    if config.weight_averaging_momentum is not None:
+        # Validate the averaged weights, the ones the finished model will have.
+        callbacks = [keras.callbacks.SwapEMAWeights(), *callbacks]
     return fit_and_save(
         model, train_data, num_epochs=num_epochs, folder=folder, config=config.as_dict(),
         validation_data=val_data, callbacks=callbacks,

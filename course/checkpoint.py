@@ -166,6 +166,8 @@ def fit_resumable(
     """
     epochs_done, history = restore(model, folder, config)
     if epochs_done >= num_epochs:
+        # As fit() does when it ends: an optimizer that averages weights puts the average in.
+        model.optimizer.finalize_variable_values(model.trainable_weights)
         print(f"Loaded the finished run from {folder} ({epochs_done} epochs).")
         return history
     if epochs_done:

@@ -80,7 +80,7 @@ def make_dataset() -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH)
 
 
-def make_model(seed: int = 0) -> keras.Model:
+def make_model(seed: int = 0, ema_momentum: float | None = None) -> keras.Model:
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [
@@ -92,8 +92,11 @@ def make_model(seed: int = 0) -> keras.Model:
     # Adam has per-weight state (two moments and a step count) that must survive a restart.
     # Eager mode: for a model this small, tracing a graph per fit would cost more than training.
     model.compile(
-        optimizer=keras.optimizers.Adam(CONFIG["learning_rate"]), loss="mse", metrics=["mae"],
-        run_eagerly=True,
+        optimizer=keras.optimizers.Adam(
+            CONFIG["learning_rate"], use_ema=ema_momentum is not None,
+            ema_momentum=ema_momentum or 0.99,
+        ),
+        loss="mse", metrics=["mae"], run_eagerly=True,
     )
     return model
 
@@ -189,6 +192,32 @@ def test_resume_restores_optimizer_state(data, tmp_path):
     assert len(optimizer_state(trained)) == 2 + 2 * len(trained.trainable_variables)
     assert_same_arrays(optimizer_state(fresh), optimizer_state(trained))
     assert int(np.array(fresh.optimizer.iterations)) == 2 * BATCHES_PER_EPOCH
+
+
+def test_averaged_weights_survive_an_interruption_and_a_reload(data, tmp_path):
+    """With an optimizer that averages weights, fit() ends with the average in the model; a
+    resumed run and a reloaded finished run must end with the same average."""
+    straight = make_model(seed=0, ema_momentum=0.5)
+    fit_resumable(straight, data, num_epochs=3, folder=tmp_path / "straight", config=CONFIG)
+
+    folder = tmp_path / "interrupted"
+    with pytest.raises(Interrupted):
+        fit_resumable(
+            make_model(seed=0, ema_momentum=0.5), data, num_epochs=3, folder=folder,
+            config=CONFIG, callbacks=[StopAtEpoch(2)],
+        )
+    resumed = make_model(seed=1, ema_momentum=0.5)
+    fit_resumable(resumed, data, num_epochs=3, folder=folder, config=CONFIG)
+    reloaded = make_model(seed=2, ema_momentum=0.5)
+    fit_resumable(reloaded, data, num_epochs=3, folder=folder, config=CONFIG)
+
+    assert_same_arrays(weights_of(resumed), weights_of(straight))
+    assert_same_arrays(weights_of(reloaded), weights_of(straight))
+    # The checkpoint holds the last raw weights; the model ends with their average, not them.
+    raw = make_model(seed=3, ema_momentum=0.5)
+    restore(raw, folder, CONFIG)
+    pairs = zip(weights_of(raw), weights_of(straight), strict=True)
+    assert max(np.abs(a - b).max() for a, b in pairs) > 1e-3
 
 
 def test_restore_without_checkpoint_changes_nothing(tmp_path):
