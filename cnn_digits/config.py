@@ -18,7 +18,7 @@ class DigitsConfig:
     batch_size: int = 128
     mlp_epochs: int = 6
     cnn_epochs: int = 4
-    augmented_epochs: int = 12
+    augmented_epochs: int = 16
     learning_rate: float = 3e-3
     # The optimizer keeps an exponential moving average of the weights, w_avg <- m w_avg +
     # (1 - m) w, and the model is evaluated and saved with it. m = 0.98 averages over the last
