@@ -37,7 +37,7 @@ from rnn_music.train import BudgetSchedule, compile_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "rnn_music.json"
 REFERENCE = {"embedding_dim": 256, "rnn_units": 1024, "batch_size": 8, "sequence_length": 100,
-             "learning_rate": 5e-3}
+             "learning_rate": 5e-3, "input_dropout": 0.0, "output_dropout": 0.0}
 REFERENCE_NAME = "MIT 6.S191 lab 1 recipe (Embedding 256, LSTM 1024, batch 8, seq 100, Adam 5e-3)"
 
 
@@ -64,7 +64,10 @@ class StopAfter(keras.callbacks.Callback):
 
 def fit_for(config, splits, callback, chunk_steps: int = 500) -> keras.Model:
     """Fit a fresh model of ``config`` until ``callback`` stops it (no checkpoints)."""
-    model = build_model(splits.vocabulary.size, config.embedding_dim, config.rnn_units)
+    model = build_model(
+        splits.vocabulary.size, config.embedding_dim, config.rnn_units,
+        config.input_dropout, config.output_dropout,
+    )
     compile_model(model, config.learning_rate)
     encoded = splits.vocabulary.encode(splits.train_text)
     data = random_batches(encoded, config.sequence_length, config.batch_size, chunk_steps,

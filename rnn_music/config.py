@@ -17,6 +17,10 @@ class MusicConfig:
     # Model: Embedding -> LSTM -> Dense over the vocabulary
     embedding_dim: int = 64
     rnn_units: int = 256
+    # Dropout in training on the LSTM's inputs and outputs (rnn_music.model.build_model):
+    # held out 1.006 nats/char against 1.071 without, same 540 s budget, seed 0.
+    input_dropout: float = 0.2
+    output_dropout: float = 0.5
     # Training on random windows of the training text
     sequence_length: int = 200
     batch_size: int = 32
@@ -41,7 +45,8 @@ class MusicConfig:
     def training_fingerprint(self) -> dict:
         """The fields that change what training produces (generation settings excluded)."""
         keep = (
-            "num_tunes", "heldout_fraction", "embedding_dim", "rnn_units", "sequence_length",
+            "num_tunes", "heldout_fraction", "embedding_dim", "rnn_units", "input_dropout",
+            "output_dropout", "sequence_length",
             "batch_size", "learning_rate", "num_steps", "train_seconds", "steps_per_checkpoint",
             "seed",
         )

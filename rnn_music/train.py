@@ -133,7 +133,10 @@ def train(
     (default ``run_dir(config) / "model"``) with the vocabulary and, at the end, ``model.keras``.
     """
     folder = Path(folder or run_dir(config) / "model")
-    model = build_model(splits.vocabulary.size, config.embedding_dim, config.rnn_units)
+    model = build_model(
+        splits.vocabulary.size, config.embedding_dim, config.rnn_units,
+        config.input_dropout, config.output_dropout,
+    )
     compile_model(model, config.learning_rate)
     fingerprint = {
         **config.training_fingerprint(), "vocabulary": "".join(splits.vocabulary.characters)

@@ -161,6 +161,20 @@ def test_generation_carries_the_lstm_state_one_character_at_a_time():
     assert greedy == VOCAB.decode(sequence)
 
 
+def test_dropout_acts_in_training_only_and_the_stepper_ignores_it():
+    keras.utils.set_random_seed(2)
+    model = build_model(VOCAB.size, 8, 16, input_dropout=0.2, output_dropout=0.5)
+    tokens = np.array([VOCAB.encode("X:1\nK:G\nABcd|")])
+    first, second = (np.asarray(model(tokens, training=True)) for _ in range(2))
+    assert not np.allclose(first, second)  # a fresh mask per call
+    inference = np.asarray(model(tokens, training=False))
+    np.testing.assert_allclose(inference, np.asarray(model(tokens, training=False)))
+    # Generation reads the same weights without the dropout layer: same logits as inference.
+    generator = Generator(model, VOCAB)
+    logits, _ = generator.run(tokens, generator.zero_state(1))
+    np.testing.assert_allclose(logits, inference, rtol=1e-5, atol=1e-5)
+
+
 def test_sampled_characters_follow_softmax_of_logits_over_temperature():
     model = _peaked_model(VOCAB)
     generator = Generator(model, VOCAB)
