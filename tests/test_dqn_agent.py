@@ -10,6 +10,7 @@ import pytest
 
 from dqn_cartpole.constant import PROFILES, get_config
 from dqn_cartpole.dqn import (
+    LABEL_COLUMNS,
     Batch,
     DQNAgent,
     NStepAccumulator,
@@ -18,7 +19,9 @@ from dqn_cartpole.dqn import (
     epsilon_greedy,
     huber,
     linear_epsilon,
+    pack_labels,
     td_targets,
+    unpack_labels,
 )
 
 GAMMA = 0.9
@@ -294,6 +297,24 @@ def test_agent_loss_matches_the_hand_computation(double_dqn):
     loss = agent.compute_loss(batch.states, y, agent(batch.states))
     expected = loss_by_hand(agent, batch, double=double_dqn, use_target=True)
     assert float(to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_packed_labels_round_trip_and_give_the_same_loss():
+    agent = make_agent()
+    batch = fixed_batch()
+    packed = pack_labels(batch)
+    assert packed.shape == (len(batch.actions), LABEL_COLUMNS) and packed.dtype == np.float32
+    actions, rewards, next_states, terminated, horizons = unpack_labels(packed)
+    np.testing.assert_array_equal(actions.astype(int), batch.actions)
+    np.testing.assert_array_equal(next_states, batch.next_states)
+    np.testing.assert_array_equal(terminated.astype(bool), batch.terminated)
+    np.testing.assert_array_equal(horizons.astype(int), batch.horizons)
+    np.testing.assert_array_equal(rewards, batch.rewards)
+    as_tuple = (batch.actions, batch.rewards, batch.next_states,
+                batch.terminated.astype(np.float32), batch.horizons.astype(np.float32))
+    q_values = agent(batch.states)
+    assert float(to_numpy(agent.compute_loss(batch.states, packed, q_values))) == pytest.approx(
+        float(to_numpy(agent.compute_loss(batch.states, as_tuple, q_values))), rel=1e-6)
 
 
 def test_without_target_network_the_online_network_makes_the_targets():
