@@ -24,6 +24,7 @@ from keras import layers
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
 from course.env import describe_device, set_seed
 from rnn_sentiment.baseline import NBLogisticRegression
+from rnn_sentiment.blend import blend, blend_weight
 from rnn_sentiment.config import get_config
 from rnn_sentiment.data import load_imdb, make_dataset
 from rnn_sentiment.model import build_bilstm
@@ -136,17 +137,18 @@ def main(argv=None):
     ours = [run_ours(config, splits, tokens, seed) for seed in args.seeds]
     baseline_val, baseline_test, baseline_clock = run_baseline(config, splits)
 
-    # Best small model, chosen on validation: the n-gram model alone, or averaged with the
-    # first seed's BiLSTM (then its training time is the sum of both).
+    # Best small model, chosen on validation: the n-gram model alone, or its log-odds mixed
+    # with the first seed's BiLSTM's (then its training time is the sum of both).
     first_val, first_test, first_clock = ours[0]
+    weight = blend_weight(baseline_val, first_val, splits.y_val)
     candidates = {
         f"NB-weighted logistic regression on binary 1-{config.ngram_max}-grams "
         "(rnn_sentiment.baseline)": (
             baseline_val, baseline_test, baseline_clock.seconds, baseline_clock.cpu_seconds,
         ),
-        "average of P(positive) of the BiLSTM (seed "
-        f"{args.seeds[0]}) and the NB-weighted n-gram logistic regression": (
-            (first_val + baseline_val) / 2, (first_test + baseline_test) / 2,
+        f"log-odds blend: {1 - weight:.1f} x NB-weighted n-gram logistic regression + "
+        f"{weight:.1f} x BiLSTM (seed {args.seeds[0]}), weight chosen on validation": (
+            blend(baseline_val, first_val, weight), blend(baseline_test, first_test, weight),
             first_clock.seconds + baseline_clock.seconds,
             first_clock.cpu_seconds + baseline_clock.cpu_seconds,
         ),
@@ -158,7 +160,8 @@ def main(argv=None):
         "profile": config.profile,
         "backend": keras.backend.backend(),
         "ours": {
-            "model": f"{config.rnn_units}-unit bidirectional LSTM, max+mean pooling over time, "
+            "model": f"{config.rnn_units}-unit bidirectional LSTM over word + word-pair "
+            f"embeddings ({config.pair_buckets:,} pair rows), max+mean pooling over time, "
             f"{config.num_epochs} epochs (rnn_sentiment.model.build_bilstm)",
             "seeds": args.seeds,
             "test_accuracy": [accuracy(run[1], splits.y_test) for run in ours],

@@ -19,6 +19,7 @@ from course.figures import save_figure
 from course.profiles import profile_from_command_line
 from rnn_sentiment import plots
 from rnn_sentiment.baseline import NBLogisticRegression
+from rnn_sentiment.blend import blend, blend_weight
 from rnn_sentiment.config import get_config
 from rnn_sentiment.data import load_imdb
 from rnn_sentiment.model import build_bilstm, build_srn
@@ -56,6 +57,7 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     baseline = NBLogisticRegression(config.ngram_max, config.ngram_min_count, config.baseline_l2)
     baseline_test = baseline.fit(splits.x_train, splits.y_train).predict_proba(splits.x_test)
+    baseline_val = baseline.predict_proba(splits.x_val)
     seconds = {"nb_logistic_regression": time.perf_counter() - started}
     probabilities = {"nb_logistic_regression": baseline_test}
 
@@ -71,8 +73,12 @@ def main(argv=None) -> None:
         seconds[name] = time.perf_counter() - started
         probabilities[name] = predict_probabilities(model, tokens.test)
         models[name] = model
-    # The recurrent model and the n-gram model make different mistakes: average them.
-    probabilities["bilstm_plus_nb"] = (probabilities["bilstm"] + baseline_test) / 2
+    # The recurrent model and the n-gram model make different mistakes: blend their log-odds,
+    # with the weight chosen on validation.
+    weight = blend_weight(
+        baseline_val, predict_probabilities(models["bilstm"], tokens.val), splits.y_val
+    )
+    probabilities["bilstm_plus_nb"] = blend(baseline_test, probabilities["bilstm"], weight)
     metrics = {name: accuracy(p, splits.y_test) for name, p in probabilities.items()}
     for name, value in metrics.items():
         print(f"{name}: test accuracy {value:.4f}", flush=True)

@@ -142,11 +142,16 @@ def load_imdb(
     num_test: int | None = None,
     cache_dir: Path | None = None,
 ) -> ReviewSplits:
-    """IMDB with ``num_validation`` random training reviews held out for validation.
+    """IMDB with ``num_validation`` training reviews of films not in training held out.
 
-    The file lists negatives before positives, so both splits are shuffled (with a fixed seed)
-    before ``num_train`` / ``num_test`` reviews are taken. The test split is only for the
-    final numbers; choices are made on the validation split.
+    aclImdb numbers each film's reviews consecutively, so a random validation split shares its
+    films with training: the cast, title and plot words of those films then help on validation
+    but not on the test half, whose films are all new. Measured with the chapter's BiLSTM:
+    random validation 90.0% against test 88.6%. Validation therefore takes the highest ids of
+    each label (half of ``num_validation`` each): blocks of whole films (a film's reviews of
+    the other label can still be in training, since each label has its own ids). The rest is
+    shuffled with a fixed seed before ``num_train`` / ``num_test`` reviews are taken. The test
+    split is only for the final numbers; choices are made on the validation split.
     """
     import pandas as pd
 
@@ -154,19 +159,23 @@ def load_imdb(
     train, test = table[table["split"] == "train"], table[table["split"] == "test"]
     if not 0 < num_validation < len(train):
         raise ValueError(f"num_validation must be between 1 and {len(train) - 1}")
+    held_out = np.zeros(len(train), dtype=bool)
+    for label, count in ((0, num_validation // 2), (1, num_validation - num_validation // 2)):
+        ids = np.where(train["label"].to_numpy() == label, train["id"].to_numpy(), -1)
+        if count:
+            held_out[np.argsort(ids, kind="stable")[-count:]] = True
     rng = np.random.default_rng(SPLIT_SEED)
-    train_order, test_order = rng.permutation(len(train)), rng.permutation(len(test))
-    texts = train["text"].to_numpy(object)[train_order]
-    labels = train["label"].to_numpy("int64")[train_order]
-    test_texts = test["text"].to_numpy(object)[test_order][:num_test]
-    test_labels = test["label"].to_numpy("int64")[test_order][:num_test]
+    kept, val = train[~held_out], train[held_out]
+    kept = kept.iloc[rng.permutation(len(kept))]
+    val = val.iloc[rng.permutation(len(val))]
+    test = test.iloc[rng.permutation(len(test))]
     return ReviewSplits(
-        texts[num_validation:][:num_train],
-        labels[num_validation:][:num_train],
-        texts[:num_validation],
-        labels[:num_validation],
-        test_texts,
-        test_labels,
+        kept["text"].to_numpy(object)[:num_train],
+        kept["label"].to_numpy("int64")[:num_train],
+        val["text"].to_numpy(object),
+        val["label"].to_numpy("int64"),
+        test["text"].to_numpy(object)[:num_test],
+        test["label"].to_numpy("int64")[:num_test],
     )
 
 

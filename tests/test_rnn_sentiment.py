@@ -15,7 +15,7 @@ from scipy import sparse
 from rnn_sentiment.baseline import NBLogisticRegression, NgramFeatures, nb_log_count_ratio
 from rnn_sentiment.config import get_config
 from rnn_sentiment.data import make_vectorizer
-from rnn_sentiment.model import MaskedGlobalMaxPooling1D, build_bilstm, build_srn
+from rnn_sentiment.model import MaskedGlobalMaxPooling1D, WordPairIds, build_bilstm, build_srn
 from rnn_sentiment.train import predict_probabilities, predict_sentiment, running_probabilities
 
 IMDB = Path(os.environ.get("DL_DATA_DIR", "/nonexistent")) / "imdb" / "imdb_reviews.csv.gz"
@@ -39,6 +39,18 @@ def test_models_ignore_padding_and_give_probabilities(build):
     short, long = (keras.ops.convert_to_numpy(model(x)) for x in (words, padded))
     assert short.shape == (1, 1) and 0 < short[0, 0] < 1
     np.testing.assert_allclose(short, long, atol=1e-6)  # masking: padding changes nothing
+
+
+def test_word_pair_ids_by_hand():
+    layer = WordPairIds(vocabulary_size=10, buckets=7)
+    words = np.array([[3, 5, 2, 0, 0], [4, 0, 0, 0, 0]], "int32")
+    # (previous * 10 + word) mod 6 + 1; 0 for the first word (no pair) and at padding.
+    expected = [[0, 35 % 6 + 1, 52 % 6 + 1, 0, 0], [0, 0, 0, 0, 0]]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(words)), expected)
+    with pytest.raises(ValueError, match="46,341"):
+        WordPairIds(vocabulary_size=50_000, buckets=7)
+    assert CONFIG.pair_buckets > 0  # so the BiLSTM tests here cover the pair path
+    assert "bilstm_embedding" in [layer.name for layer in build_bilstm(CONFIG).layers]
 
 
 def test_gru_variant_builds():

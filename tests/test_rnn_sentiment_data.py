@@ -103,7 +103,10 @@ def test_real_file_splits_hold_out_validation_from_train_only():
     pairs = sorted(zip(texts, labels, strict=True))
     assert pairs == sorted(zip(train_rows["text"], train_rows["label"], strict=True))
     assert sorted(splits.x_test) == sorted(table.loc[table["split"] == "test", "text"])
-    assert 0.45 < splits.y_val.mean() < 0.55  # shuffled, so both labels are in validation
+    assert splits.y_val.mean() == 0.5  # half of the validation reviews from each label
+    # Validation is the block of the highest ids of each label (whole films), not a random draw.
+    top_ids = train_rows.sort_values("id").groupby("label").tail(1_250)
+    assert sorted(splits.x_val) == sorted(top_ids["text"])
     small = data.load_imdb(num_validation=100, num_train=300, num_test=50)
     assert (len(small.x_train), len(small.x_val), len(small.x_test)) == (300, 100, 50)
     assert 0 < small.y_test.mean() < 1
