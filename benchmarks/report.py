@@ -49,7 +49,8 @@ def rnn_sentiment_headline(result: dict) -> str:
     ours, best, reference = result["ours"], result["best_small"], result["reference"]
     return (f"BiLSTM test accuracy {_percent(statistics.mean(ours['test_accuracy']))} (mean of "
             f"{len(ours['seeds'])} seeds, {statistics.mean(ours['train_seconds']):.0f} s); best "
-            f"small model {_percent(best['test_accuracy'])} in {best['train_seconds']:.0f} s; "
+            f"small model ({best['model'].split(' (')[0]}) {_percent(best['test_accuracy'])} in "
+            f"{best['train_seconds']:.0f} s; "
             f"keras.io BiLSTM: {_percent(reference['test_accuracy'])} in "
             f"{reference['train_seconds']:.0f} s")
 
