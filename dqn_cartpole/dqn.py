@@ -319,14 +319,9 @@ class DQNAgent(keras.Model):
         return self.online_network(states)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The DQN loss of the batch: ``x`` the states, ``y_pred`` their online Q values.
-
-        ``y`` is what the target needs, either packed by ``pack_labels`` or as the tuple
-        (actions, rewards, next_states, terminated, horizons).
-        """
-        if not isinstance(y, (tuple, list)):
-            y = unpack_labels(y)
-        actions, rewards, next_states, terminated, horizons = y
+        """The DQN loss of the batch: ``x`` the states, ``y_pred`` their online Q values, ``y``
+        what the target needs, packed by ``pack_labels``."""
+        actions, rewards, next_states, terminated, horizons = unpack_labels(y)
         evaluator = self.target_network if self.target_network is not None else self.online_network
         next_q_target = evaluator(next_states)
         next_q_online = self.online_network(next_states) if self.double_dqn else None

@@ -33,13 +33,26 @@ class MaskedGlobalMaxPooling1D(layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
-def embed(config: SentimentConfig, name: str) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    """Input of word indices, and their learned vectors; index 0 is masked out as padding."""
+def embed(
+    config: SentimentConfig, name: str, with_pairs: bool = False
+) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Input of word indices, and their learned vectors; index 0 is masked out as padding.
+
+    ``with_pairs`` (and ``config.pair_buckets`` > 0) adds each word's pair vector
+    (``WordAndPairEmbedding``).
+    """
     words = keras.Input((None,), dtype="int32", name="words")
-    vectors = layers.Embedding(
-        config.vocabulary_size, config.embedding_dim, mask_zero=True, name=f"{name}_embedding"
-    )(words)
-    return words, vectors
+    if with_pairs and config.pair_buckets:
+        embedding = WordAndPairEmbedding(
+            config.vocabulary_size, config.pair_buckets, config.embedding_dim,
+            name=f"{name}_embedding",
+        )
+    else:
+        embedding = layers.Embedding(
+            config.vocabulary_size, config.embedding_dim, mask_zero=True,
+            name=f"{name}_embedding",
+        )
+    return words, embedding(words)
 
 
 @keras.saving.register_keras_serializable(package="rnn_sentiment")
@@ -123,14 +136,7 @@ def build_bilstm(config: SentimentConfig, cell: str = "lstm") -> keras.Model:
     of feeding an LSTM region embeddings (Johnson and Zhang, ICML 2016).
     """
     recurrent = {"lstm": layers.LSTM, "gru": layers.GRU}[cell]
-    if config.pair_buckets:
-        words = keras.Input((None,), dtype="int32", name="words")
-        vectors = WordAndPairEmbedding(
-            config.vocabulary_size, config.pair_buckets, config.embedding_dim,
-            name=f"bi{cell}_embedding",
-        )(words)
-    else:
-        words, vectors = embed(config, f"bi{cell}")
+    words, vectors = embed(config, f"bi{cell}", with_pairs=True)
     vectors = layers.SpatialDropout1D(config.dropout / 2, name="word_dropout")(vectors)
     states = layers.Bidirectional(
         recurrent(config.rnn_units, return_sequences=True), name=f"bi{cell}"
