@@ -73,7 +73,9 @@ def vae_faces_headline(result: dict) -> str:
                 f"{_percent(statistics.mean(runs['worst_group_recall']))}, precision "
                 f"{_percent(statistics.mean(runs['precision']))}")
 
-    return (f"DB-VAE {part(result['dbvae'])}; standard CNN {part(result['cnn'])} "
+    uniform = (f"; DB-VAE without resampling {part(result['dbvae_uniform'])}"
+               if "dbvae_uniform" in result else "")
+    return (f"DB-VAE {part(result['dbvae'])}; standard CNN {part(result['cnn'])}{uniform} "
             f"(face recall per race group, mean of {len(result['seeds'])} seeds)")
 
 

@@ -8,7 +8,11 @@ Every run trains from scratch (checkpoints go to a temporary folder) on the same
 set (the split is fixed by config.split_seed; the seed changes initialisation, shuffling and
 resampling). Measured on the balanced evaluation set: face recall per race group, worst-group
 recall, gap (best - worst), precision; and training wall seconds (no validation pass, data
-loading excluded). Writes benchmarks/results/vae_faces.json.
+loading excluded). Two more arms put the resampler in context: the DB-VAE drawing its faces
+uniformly (``resampling="uniform"``: what the VAE loss on the shared encoder does alone), and
+drawing every race group equally by its labels (``resampling="group"``: an oracle, the best a
+resampler that finds the groups could do).
+Writes benchmarks/results/vae_faces.json.
 """
 
 from __future__ import annotations
@@ -35,13 +39,12 @@ RESULTS = Path(__file__).resolve().parent / "results" / "vae_faces.json"
 KEYS = ("worst_group_recall", "gap", "precision", "train_seconds")
 
 
-def run_one(build, splits, config, scratch: Path) -> dict:
+def run_one(build, splits, config, folder: Path, label: str) -> dict:
     """Train one model from scratch; return its metrics on the evaluation set and its times."""
     set_seed(config.seed)
     model = build(config)
     wall, cpu = time.perf_counter(), time.process_time()
-    history = train(model, splits, config, folder=scratch / f"{model.name}-{config.seed}",
-                    validate=False)
+    history = train(model, splits, config, folder=folder, validate=False)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     probabilities = face_probabilities(model, splits.x_eval)
     result = summarize(probabilities, splits.y_eval, splits.race_eval)
@@ -52,7 +55,7 @@ def run_one(build, splits, config, scratch: Path) -> dict:
         result["draw_share_by_group"] = {
             race: [round(float(v), 4) for v in history[f"share_{race}"]] for race in RACES
         }
-    print(f"  {model.name} seed {config.seed}: worst {result['worst_group_recall']:.3f}, "
+    print(f"  {label} seed {config.seed}: worst {result['worst_group_recall']:.3f}, "
           f"gap {result['gap']:.3f}, precision {result['precision']:.3f}, {wall:.0f} s "
           f"({cpu:.0f} CPU s)", flush=True)
     return result
@@ -77,12 +80,19 @@ def main(argv=None):
     base = get_config(args.profile)
     print(f"config: {base}", flush=True)
     splits = load_splits(base)
-    runs = {"cnn": [], "dbvae": []}
+    arms = {  # name: (builder, config overrides)
+        "cnn": (build_cnn, {}),
+        "dbvae": (build_dbvae, {}),
+        "dbvae_uniform": (build_dbvae, {"resampling": "uniform"}),
+        "dbvae_group_oracle": (build_dbvae, {"resampling": "group"}),
+    }
+    runs = {name: [] for name in arms}
     with tempfile.TemporaryDirectory(prefix="vae_faces_bench-") as scratch:
         for seed in args.seeds:
-            config = get_config(args.profile, seed=seed)
-            runs["cnn"].append(run_one(build_cnn, splits, config, Path(scratch)))
-            runs["dbvae"].append(run_one(build_dbvae, splits, config, Path(scratch)))
+            for name, (build, overrides) in arms.items():
+                config = get_config(args.profile, seed=seed, **overrides)
+                folder = Path(scratch) / f"{name}-{seed}"
+                runs[name].append(run_one(build, splits, config, folder, name))
 
     face_race = splits.race_eval[splits.y_eval == 1]
     result = {
@@ -91,6 +101,9 @@ def main(argv=None):
         "per_group_n": {race: int(np.sum(face_race == race)) for race in RACES},
         "cnn": collect(runs["cnn"]),
         "dbvae": collect(runs["dbvae"]),
+        # Context (same keys): the DB-VAE with uniform draws, and with group-balanced draws.
+        "dbvae_uniform": collect(runs["dbvae_uniform"]),
+        "dbvae_group_oracle": collect(runs["dbvae_group_oracle"]),
         # Beyond the issue's shape: context for reading the numbers above.
         "profile": base.profile,
         "backend": keras.backend.backend(),
@@ -102,10 +115,14 @@ def main(argv=None):
         # The resampler at work: per seed, each group's share of the DB-VAE's draws per epoch,
         # against its share of the training faces (what uniform sampling would give).
         "dbvae_draw_share_by_group": [run["draw_share_by_group"] for run in runs["dbvae"]],
+        "uniform_draw_share_by_group": [run["draw_share_by_group"]
+                                        for run in runs["dbvae_uniform"]],
+        "group_oracle_draw_share_by_group": [run["draw_share_by_group"]
+                                             for run in runs["dbvae_group_oracle"]],
         "train_face_share_by_group": {race: count / sum(base.train_counts.values())
                                       for race, count in base.train_counts.items()},
     }
-    for name in ("cnn", "dbvae"):
+    for name in arms:
         means = {key: float(np.mean(result[name][key])) for key in KEYS}
         print(f"{name}: mean " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)

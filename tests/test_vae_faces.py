@@ -9,7 +9,14 @@ import pytest
 import tensorflow as tf
 
 from vae_faces.config import RACES, get_config
-from vae_faces.metrics import bootstrap_intervals, precision, recall_by_group, summarize
+from vae_faces.metrics import (
+    bootstrap_intervals,
+    latent_group_separation,
+    precision,
+    recall_by_group,
+    separation_auc,
+    summarize,
+)
 from vae_faces.model import (
     Reparameterize,
     build_cnn,
@@ -21,6 +28,7 @@ from vae_faces.model import (
 from vae_faces.resampling import (
     AGGREGATES,
     effective_sample_size,
+    group_balanced_weights,
     histogram_density,
     sampling_weights,
 )
@@ -221,3 +229,38 @@ def test_bootstrap_interval_covers_the_truth_with_the_binomial_width():
     same = (rng.random(7 * 300) < 0.9).astype(float)
     noise_gap = bootstrap_intervals(same, np.repeat(RACES, 300), seed=1)["gap"]
     assert noise_gap[0] > 0.0
+
+
+def test_separation_auc_counts_ordered_pairs_and_folds_direction():
+    values = np.array([0.1, 0.4, 0.35, 0.8, 0.8])
+    members = np.array([False, False, True, True, False])
+    # Pairs (member, other) with member > other: 0.35 beats 0.1; 0.8 beats 0.1 and 0.4 and ties
+    # 0.8 (a half): (1 + 2.5) / 6.
+    assert separation_auc(values, members) == pytest.approx(3.5 / 6)
+    assert separation_auc(-values, members) == pytest.approx(3.5 / 6)
+    assert separation_auc([0, 1, 2, 3], [True, True, False, False]) == 1.0
+    with pytest.raises(ValueError, match="both in and out"):
+        separation_auc([1.0, 2.0], [True, True])
+
+
+def test_latent_group_separation_finds_the_dimension_that_tells_a_group_apart():
+    rng = np.random.default_rng(3)
+    groups = np.repeat(["White", "Black"], 200)
+    means = rng.normal(size=(400, 3))
+    means[groups == "Black", 2] -= 3.0  # only dimension 2 carries the group
+    separation = latent_group_separation(means, groups, group_names=("White", "Black"))
+    auc, dimension = separation["Black"]
+    assert dimension == 2 and auc > 0.95
+    noise_only = latent_group_separation(means[:, :2], groups, group_names=("Black",))
+    assert noise_only["Black"][0] < 0.6
+
+
+def test_group_balanced_weights_give_every_group_an_equal_share():
+    groups = np.array(["White"] * 6 + ["Black"] * 2 + ["Indian"])
+    weights = group_balanced_weights(groups)
+    assert weights.sum() == pytest.approx(1.0)
+    for name in ("White", "Black", "Indian"):
+        assert weights[groups == name].sum() == pytest.approx(1 / 3)
+    assert weights[-1] == pytest.approx(1 / 3)  # a group of one gets its whole share
+    with pytest.raises(ValueError, match="non-empty"):
+        group_balanced_weights(np.array([]))

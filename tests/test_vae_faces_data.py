@@ -206,6 +206,14 @@ def test_resampling_uses_the_current_model_before_each_epoch():
     np.testing.assert_allclose(sum(history.history[f"share_{r}"][-1] for r in RACES), 1.0)
     assert len(history.history["vae_loss"]) == 2
 
+    # The ablation: uniform probabilities throughout, but still a fresh draw every epoch.
+    uniform = FaceSampler(faces, nonfaces, batch_size=16, seed=0)
+    model.fit(uniform.dataset(), epochs=2, verbose=0,
+              callbacks=[Resample(uniform, races, get_config("smoke", resampling="uniform"))])
+    np.testing.assert_allclose(uniform.probabilities, 1 / 40)
+    assert uniform.drawn_epochs == [0, 1]
+    assert uniform.epoch == 1
+
 
 @needs_faces
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 from course.profiles import get_profile
 
+RESAMPLING_MODES = ("latent", "uniform", "group")
+
 RACES = (
     "White", "Black", "East Asian", "Southeast Asian", "Indian", "Middle Eastern",
     "Latino_Hispanic",
@@ -53,6 +55,12 @@ class FacesConfig:
     num_bins: int = 10  # histogram bins per latent dimension for the resampler
     smoothing_alpha: float = 0.001  # alpha in  s_j ~ 1 / (Q_j + alpha)
     resampling_aggregate: str = "max"  # W ~ max_j s_j (see vae_faces.resampling)
+    # How the DB-VAE draws its training faces each epoch (vae_faces.train.Resample):
+    # "latent": the method, by inverse density in the latent space; "uniform": the ablation,
+    # every face equally (what the VAE loss alone does to the shared encoder); "group": an
+    # oracle that reads the race labels and gives every group an equal share of the draws (the
+    # best any resampler could do at finding the groups; the DB-VAE never sees these labels).
+    resampling: str = "latent"
     seed: int = 0
     split_seed: int = 6194  # fixes which non-faces are held out and which faces are drawn
 

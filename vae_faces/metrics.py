@@ -75,3 +75,32 @@ def summarize(probabilities, is_face, groups, threshold: float = 0.5) -> dict:
         "gap": gap(recalls),
         "precision": precision(probabilities, is_face, threshold),
     }
+
+
+def separation_auc(values, members) -> float:
+    """How well one number separates a group from the rest: the ROC AUC of ``values`` for
+    ``members`` (True/False per example), folded so that 0.5 means no separation and 1.0
+    perfect separation in either direction. Computed from ranks (Mann-Whitney U); ties share
+    their mean rank."""
+    from scipy.stats import rankdata
+
+    values, members = np.asarray(values, dtype="float64"), np.asarray(members, dtype=bool)
+    num_in, num_out = int(members.sum()), int((~members).sum())
+    if num_in == 0 or num_out == 0:
+        raise ValueError("separation_auc needs examples both in and out of the group.")
+    ranks = rankdata(values)
+    auc = (ranks[members].sum() - num_in * (num_in + 1) / 2) / (num_in * num_out)
+    return float(max(auc, 1.0 - auc))
+
+
+def latent_group_separation(latent_means, groups, group_names=RACES) -> dict:
+    """{group: (best AUC over the latent dimensions, that dimension)}: how visible each group
+    is along the single most telling axis of the latent space, the only view the per-dimension
+    resampler has."""
+    latent_means, groups = np.asarray(latent_means), np.asarray(groups)
+    result = {}
+    for name in group_names:
+        scores = [separation_auc(column, groups == name) for column in latent_means.T]
+        best = int(np.argmax(scores))
+        result[name] = (scores[best], best)
+    return result

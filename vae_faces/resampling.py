@@ -80,3 +80,14 @@ def sampling_weights(
 def effective_sample_size(probabilities: np.ndarray) -> float:
     """1 / sum p_i^2: n for uniform sampling, 1 when one example takes all the weight."""
     return float(1.0 / np.sum(np.square(probabilities)))
+
+
+def group_balanced_weights(groups: np.ndarray) -> np.ndarray:
+    """Sampling probabilities that give every group the same share of the draws: p_i = 1 /
+    (number of groups x size of i's group). Needs the group labels, which the DB-VAE does not
+    have: the benchmark uses it as an oracle, the best a resampler could do at finding groups."""
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) == 0:
+        raise ValueError(f"groups must be a non-empty 1-D array of labels, got {groups.shape}.")
+    names, index, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return 1.0 / (len(names) * counts[index])

@@ -9,10 +9,10 @@ import numpy as np
 
 from course.checkpoint import fit_resumable, runs_root
 from course.progress import TqdmProgress
-from vae_faces.config import RACES, FacesConfig
+from vae_faces.config import RACES, RESAMPLING_MODES, FacesConfig
 from vae_faces.data import FaceSplits, make_dataset, scale_images
 from vae_faces.model import DebiasingVAE
-from vae_faces.resampling import effective_sample_size, sampling_weights
+from vae_faces.resampling import effective_sample_size, group_balanced_weights, sampling_weights
 
 
 def run_dir(config: FacesConfig) -> Path:
@@ -109,19 +109,26 @@ class FaceSampler:
 
 
 class Resample(keras.callbacks.Callback):
-    """At the start of each epoch, recompute the faces' sampling probabilities from the
-    current encoder, and log how concentrated they are and each group's share of the draws."""
+    """At the start of each epoch, set the faces' sampling probabilities (``config.resampling``:
+    from the current encoder's latent space, uniform, or the group oracle), and log how
+    concentrated they are and each group's share of the draws."""
 
     def __init__(self, sampler: FaceSampler, face_race: np.ndarray, config: FacesConfig):
         super().__init__()
         self.sampler, self.face_race, self.config = sampler, face_race, config
 
     def on_epoch_begin(self, epoch, logs=None):
-        means = latent_means(self.model, self.sampler.faces)
-        self.sampler.probabilities = sampling_weights(
-            means, self.config.num_bins, self.config.smoothing_alpha,
-            self.config.resampling_aggregate,
-        )
+        mode = self.config.resampling
+        if mode == "latent":
+            means = latent_means(self.model, self.sampler.faces)
+            self.sampler.probabilities = sampling_weights(
+                means, self.config.num_bins, self.config.smoothing_alpha,
+                self.config.resampling_aggregate,
+            )
+        elif mode == "group":
+            self.sampler.probabilities = group_balanced_weights(self.face_race)
+        elif mode != "uniform":  # "uniform" keeps the sampler's initial, equal probabilities
+            raise ValueError(f"resampling must be one of {RESAMPLING_MODES}, not {mode!r}.")
         self.sampler.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
