@@ -73,9 +73,13 @@ def vae_faces_headline(result: dict) -> str:
                 f"{_percent(statistics.mean(runs['worst_group_recall']))}, precision "
                 f"{_percent(statistics.mean(runs['precision']))}")
 
-    uniform = (f"; DB-VAE without resampling {part(result['dbvae_uniform'])}"
-               if "dbvae_uniform" in result else "")
-    return (f"DB-VAE {part(result['dbvae'])}; standard CNN {part(result['cnn'])}{uniform} "
+    context = "".join(
+        f"; {label} {part(result[key])}"
+        for key, label in (("dbvae_uniform", "DB-VAE without resampling"),
+                           ("dbvae_group_oracle", "DB-VAE drawing the race groups equally"))
+        if key in result
+    )
+    return (f"DB-VAE {part(result['dbvae'])}; standard CNN {part(result['cnn'])}{context} "
             f"(face recall per race group, mean of {len(result['seeds'])} seeds)")
 
 
