@@ -11,7 +11,8 @@ recall, gap (best - worst), precision; and training wall seconds (no validation 
 loading excluded). Two more arms put the resampler in context: the DB-VAE drawing its faces
 uniformly (``resampling="uniform"``: what the VAE loss on the shared encoder does alone), and
 drawing every race group equally by its labels (``resampling="group"``: an oracle, the best a
-resampler that finds the groups could do).
+resampler that finds the groups could do); and the CNN trained on a balanced set of as many
+faces (``cnn_balanced``: roughly the best that re-weighting the skewed set could approach).
 Writes benchmarks/results/vae_faces.json.
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
 from course.env import describe_device, set_seed
-from vae_faces.config import RACES, get_config
+from vae_faces.config import RACES, balanced_counts, get_config
 from vae_faces.data import load_splits
 from vae_faces.metrics import bootstrap_intervals, summarize
 from vae_faces.model import build_cnn, build_dbvae
@@ -80,19 +81,24 @@ def main(argv=None):
     base = get_config(args.profile)
     print(f"config: {base}", flush=True)
     splits = load_splits(base)
-    arms = {  # name: (builder, config overrides)
-        "cnn": (build_cnn, {}),
-        "dbvae": (build_dbvae, {}),
-        "dbvae_uniform": (build_dbvae, {"resampling": "uniform"}),
-        "dbvae_group_oracle": (build_dbvae, {"resampling": "group"}),
+    # The ceiling of any re-weighting: the CNN on a balanced training set of the same size
+    # (same evaluation set; the non-faces are drawn independently of the faces).
+    balanced = {"train_counts": balanced_counts(base.train_counts)}
+    balanced_splits = load_splits(get_config(args.profile, **balanced))
+    arms = {  # name: (builder, config overrides, training data)
+        "cnn": (build_cnn, {}, splits),
+        "dbvae": (build_dbvae, {}, splits),
+        "dbvae_uniform": (build_dbvae, {"resampling": "uniform"}, splits),
+        "dbvae_group_oracle": (build_dbvae, {"resampling": "group"}, splits),
+        "cnn_balanced": (build_cnn, balanced, balanced_splits),
     }
     runs = {name: [] for name in arms}
     with tempfile.TemporaryDirectory(prefix="vae_faces_bench-") as scratch:
         for seed in args.seeds:
-            for name, (build, overrides) in arms.items():
+            for name, (build, overrides, data) in arms.items():
                 config = get_config(args.profile, seed=seed, **overrides)
                 folder = Path(scratch) / f"{name}-{seed}"
-                runs[name].append(run_one(build, splits, config, folder, name))
+                runs[name].append(run_one(build, data, config, folder, name))
 
     face_race = splits.race_eval[splits.y_eval == 1]
     result = {
@@ -104,6 +110,8 @@ def main(argv=None):
         # Context (same keys): the DB-VAE with uniform draws, and with group-balanced draws.
         "dbvae_uniform": collect(runs["dbvae_uniform"]),
         "dbvae_group_oracle": collect(runs["dbvae_group_oracle"]),
+        "cnn_balanced": collect(runs["cnn_balanced"]),
+        "balanced_train_faces_by_group": balanced["train_counts"],
         # Beyond the issue's shape: context for reading the numbers above.
         "profile": base.profile,
         "backend": keras.backend.backend(),

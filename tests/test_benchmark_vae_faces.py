@@ -20,7 +20,7 @@ def test_benchmark_writes_the_agreed_json_shape(tmp_path):
     result = json.loads(out.read_text())
     assert result["seeds"] == [0]
     assert set(result["per_group_n"]) == set(RACES)
-    for arm in ("cnn", "dbvae", "dbvae_uniform", "dbvae_group_oracle"):
+    for arm in ("cnn", "dbvae", "dbvae_uniform", "dbvae_group_oracle", "cnn_balanced"):
         runs = result[arm]
         assert set(runs["recall_by_group"]) == set(RACES)
         for key in ("worst_group_recall", "gap", "precision", "train_seconds"):
@@ -30,6 +30,9 @@ def test_benchmark_writes_the_agreed_json_shape(tmp_path):
         assert runs["worst_group_recall"][0] == min(recalls)
     # Resampling moves the groups' shares of the draws away from their shares of the training
     # faces; the uniform arm keeps them; the oracle makes them equal.
+    skewed = result["train_faces_by_group"]
+    assert set(result["balanced_train_faces_by_group"].values()) == {
+        round(sum(skewed.values()) / len(RACES))}
     natural = result["train_face_share_by_group"]
     resampled = result["dbvae_draw_share_by_group"][0]
     uniform = result["uniform_draw_share_by_group"][0]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_faces.config import RACES, get_config
+from vae_faces.config import RACES, balanced_counts, get_config
 from vae_faces.metrics import (
     bootstrap_intervals,
     latent_group_separation,
@@ -264,3 +264,10 @@ def test_group_balanced_weights_give_every_group_an_equal_share():
     assert weights[-1] == pytest.approx(1 / 3)  # a group of one gets its whole share
     with pytest.raises(ValueError, match="non-empty"):
         group_balanced_weights(np.array([]))
+
+
+def test_balanced_counts_keep_the_total_and_split_it_equally():
+    assert balanced_counts({"White": 900, "Black": 20, "Indian": 40}) == {
+        "White": 320, "Black": 320, "Indian": 320}
+    with pytest.raises(ValueError, match="at least one group"):
+        balanced_counts({})

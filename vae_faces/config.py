@@ -88,6 +88,14 @@ PROFILES = {
 }
 
 
+def balanced_counts(counts: dict) -> dict:
+    """As many faces in all as ``counts``, split equally over its groups (rounded)."""
+    if not counts:
+        raise ValueError("counts must name at least one group.")
+    per_group = round(sum(counts.values()) / len(counts))
+    return {group: per_group for group in counts}
+
+
 def get_config(profile: str | None = None, **overrides) -> FacesConfig:
     """The configuration of ``profile`` (default: ``$DL_PROFILE`` or auto), with overrides."""
     return replace(PROFILES[get_profile(profile)], **overrides)

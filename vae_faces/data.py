@@ -228,7 +228,9 @@ def load_splits(config: FacesConfig) -> FaceSplits:
 
     with np.load(locate(TINYIMAGENET), allow_pickle=False) as arrays:
         num_nonfaces = len(arrays["offsets"]) - 1
-    order = rng.permutation(num_nonfaces)
+    # A generator of their own: the non-faces held out must not depend on how many faces of
+    # each group were drawn above (the benchmark compares training sets on one evaluation set).
+    order = np.random.default_rng([config.split_seed, 1]).permutation(num_nonfaces)
     eval_nonfaces = np.sort(order[: len(eval_faces)])
     rest = order[len(eval_faces) :]
     if config.num_train_nonfaces > len(rest):
