@@ -28,6 +28,11 @@ def test_benchmark_writes_the_agreed_json_shape(tmp_path):
         recalls = [values[0] for values in runs["recall_by_group"].values()]
         assert runs["gap"][0] == pytest.approx(max(recalls) - min(recalls))
         assert runs["worst_group_recall"][0] == min(recalls)
+        matched = runs["matched_fpr"]
+        assert matched["false_positive_rate"] == bench.MATCHED_FPR
+        matched_recalls = [values[0] for values in matched["recall_by_group"].values()]
+        assert matched["gap"][0] == pytest.approx(max(matched_recalls) - min(matched_recalls))
+        assert 0.0 <= matched["precision"][0] <= 1.0 and len(matched["threshold"]) == 1
     # Resampling moves the groups' shares of the draws away from their shares of the training
     # faces; the uniform arm keeps them; the oracle makes them equal.
     skewed = result["train_faces_by_group"]

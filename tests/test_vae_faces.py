@@ -16,6 +16,7 @@ from vae_faces.metrics import (
     recall_by_group,
     separation_auc,
     summarize,
+    threshold_at_fpr,
 )
 from vae_faces.model import (
     Reparameterize,
@@ -271,3 +272,16 @@ def test_balanced_counts_keep_the_total_and_split_it_equally():
         "White": 320, "Black": 320, "Indian": 320}
     with pytest.raises(ValueError, match="at least one group"):
         balanced_counts({})
+
+
+def test_threshold_at_fpr_calls_that_share_of_the_non_faces_faces():
+    nonface_probabilities = np.linspace(0.0, 1.0, 1001)
+    threshold = threshold_at_fpr(nonface_probabilities, 0.05)
+    assert np.mean(nonface_probabilities >= threshold) == pytest.approx(0.05, abs=0.002)
+    # A detector that leans towards "face" (every probability raised) gets a higher threshold
+    # and so the same false-positive rate.
+    leaning = np.sqrt(nonface_probabilities)
+    assert threshold_at_fpr(leaning, 0.05) > threshold
+    assert np.mean(leaning >= threshold_at_fpr(leaning, 0.05)) == pytest.approx(0.05, abs=0.002)
+    with pytest.raises(ValueError, match="false-positive rate"):
+        threshold_at_fpr(nonface_probabilities, 0.0)

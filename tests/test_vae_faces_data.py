@@ -61,11 +61,20 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
     train_rows = {row.tobytes() for row in splits.x_train.reshape(len(splits.x_train), -1)}
     assert not any(row.tobytes() in train_rows
                    for row in splits.x_eval.reshape(len(splits.x_eval), -1))
+    assert len(splits.x_calibration) == config.num_calibration_nonfaces
+    calibration_rows = {row.tobytes() for row in splits.x_calibration.reshape(
+        len(splits.x_calibration), -1)}
+    assert not calibration_rows & train_rows
+    assert not any(row.tobytes() in calibration_rows
+                   for row in splits.x_eval.reshape(len(splits.x_eval), -1))
     # Another mix of training faces leaves the evaluation set (faces and non-faces) unchanged.
     other = load_splits(get_config("smoke", train_counts={r: 5 for r in RACES}))
     np.testing.assert_array_equal(other.x_eval, splits.x_eval)
     np.testing.assert_array_equal(other.x_train[other.y_train == 0],
                                   splits.x_train[splits.y_train == 0])
+    np.testing.assert_array_equal(other.x_calibration, splits.x_calibration)
+    with pytest.raises(ValueError, match="num_calibration_nonfaces"):
+        load_splits(get_config("smoke", num_train_nonfaces=7_700))
 
 
 def test_bad_images_and_groups_get_clear_errors():

@@ -180,6 +180,9 @@ class FaceSplits:
     x_eval: np.ndarray
     y_eval: np.ndarray
     race_eval: np.ndarray
+    # Non-faces used for neither training nor evaluation: they fix an operating point (the
+    # threshold at a chosen false-positive rate) without looking at the evaluation set.
+    x_calibration: np.ndarray
 
     @property
     def train_faces(self) -> np.ndarray:
@@ -233,22 +236,29 @@ def load_splits(config: FacesConfig) -> FaceSplits:
     order = np.random.default_rng([config.split_seed, 1]).permutation(num_nonfaces)
     eval_nonfaces = np.sort(order[: len(eval_faces)])
     rest = order[len(eval_faces) :]
-    if config.num_train_nonfaces > len(rest):
+    if config.num_train_nonfaces + config.num_calibration_nonfaces > len(rest):
         raise ValueError(
-            f"num_train_nonfaces={config.num_train_nonfaces}, but only {len(rest)} non-faces "
-            "remain after the evaluation hold-out."
+            f"num_train_nonfaces={config.num_train_nonfaces} plus num_calibration_nonfaces="
+            f"{config.num_calibration_nonfaces}, but only {len(rest)} non-faces remain after "
+            "the evaluation hold-out."
         )
     train_nonfaces = np.sort(rest[: config.num_train_nonfaces])
+    # Taken from the far end, so the training non-faces do not depend on how many these are.
+    calibration_nonfaces = np.sort(rest[len(rest) - config.num_calibration_nonfaces :])
 
     wanted = np.concatenate([eval_faces, train_faces])
     faces, labels = _read(FAIRFACE, ("faces_race",), wanted)
     face_race = labels["faces_race"]
-    nonfaces, _ = _read(TINYIMAGENET, (), np.concatenate([eval_nonfaces, train_nonfaces]))
+    nonfaces, _ = _read(
+        TINYIMAGENET, (), np.concatenate([eval_nonfaces, train_nonfaces, calibration_nonfaces])
+    )
     faces = resize_images(faces, config.image_size)
     nonfaces = resize_images(nonfaces, config.image_size)
 
     n_eval, n_eval_non = len(eval_faces), len(eval_nonfaces)
-    x_train = np.concatenate([faces[n_eval:], nonfaces[n_eval_non:]])
+    n_train_non = len(train_nonfaces)
+    x_calibration = nonfaces[n_eval_non + n_train_non :]
+    x_train = np.concatenate([faces[n_eval:], nonfaces[n_eval_non : n_eval_non + n_train_non]])
     y_train = np.concatenate([np.ones(len(train_faces)), np.zeros(len(train_nonfaces))])
     race_train = np.concatenate([face_race[n_eval:], np.full(len(train_nonfaces), "")])
     x_eval = np.concatenate([faces[:n_eval], nonfaces[:n_eval_non]])
@@ -256,7 +266,7 @@ def load_splits(config: FacesConfig) -> FaceSplits:
     race_eval = np.concatenate([face_race[:n_eval], np.full(n_eval_non, "")])
     return FaceSplits(
         x_train, y_train.astype("float32"), race_train.astype(str),
-        x_eval, y_eval.astype("float32"), race_eval.astype(str),
+        x_eval, y_eval.astype("float32"), race_eval.astype(str), x_calibration,
     )
 
 

@@ -65,6 +65,20 @@ def bootstrap_intervals(
     return result
 
 
+def threshold_at_fpr(nonface_probabilities, false_positive_rate: float) -> float:
+    """The threshold at which a fraction ``false_positive_rate`` of these non-faces (held out
+    from training and evaluation) would be called faces.
+
+    Recall at a fixed threshold of 0.5 moves with each run's calibration: two runs that rank
+    the images alike can differ by points of recall because one leans towards "face". At a
+    common false-positive rate every detector is read at the same operating point.
+    """
+    values = np.asarray(nonface_probabilities, dtype="float64")
+    if values.ndim != 1 or len(values) == 0 or not 0 < false_positive_rate < 1:
+        raise ValueError("Need a non-empty 1-D array and a false-positive rate in (0, 1).")
+    return float(np.quantile(values, 1.0 - false_positive_rate))
+
+
 def summarize(probabilities, is_face, groups, threshold: float = 0.5) -> dict:
     """Recall per group, worst-group recall, gap and precision on an evaluation set."""
     face = np.asarray(is_face) == 1
