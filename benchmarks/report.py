@@ -73,14 +73,21 @@ def vae_faces_headline(result: dict) -> str:
                 f"{_percent(statistics.mean(runs['worst_group_recall']))}, precision "
                 f"{_percent(statistics.mean(runs['precision']))}")
 
-    context = "".join(
-        f"; {label} {part(result[key])}"
-        for key, label in (("dbvae_uniform", "DB-VAE without resampling"),
-                           ("dbvae_group_oracle", "DB-VAE drawing the race groups equally"))
-        if key in result
-    )
-    return (f"DB-VAE {part(result['dbvae'])}; standard CNN {part(result['cnn'])}{context} "
-            f"(face recall per race group, mean of {len(result['seeds'])} seeds)")
+    seeds = f"mean of {len(result['seeds'])} seeds"
+    headline = (f"at p >= 0.5: DB-VAE {part(result['dbvae'])}; standard CNN "
+                f"{part(result['cnn'])} ({seeds})")
+    labels = {"cnn": "CNN", "dbvae": "DB-VAE", "dbvae_uniform": "DB-VAE with uniform draws",
+              "dbvae_group_oracle": "DB-VAE drawing the race groups equally (oracle)",
+              "cnn_balanced": "CNN on a balanced set of as many faces"}
+    matched = {key: result[key]["matched_fpr"] for key in labels
+               if "matched_fpr" in result.get(key, {})}
+    if matched:
+        rate = next(iter(matched.values()))["false_positive_rate"]
+        worst = ", ".join(
+            f"{labels[key]} {_percent(statistics.mean(runs['worst_group_recall']))}"
+            for key, runs in matched.items())
+        headline += f". Worst-group recall at a matched {rate:.0%} false-positive rate: {worst}"
+    return headline
 
 
 def dqn_cartpole_headline(result: dict) -> str:

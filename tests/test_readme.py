@@ -61,3 +61,22 @@ def test_dqn_headline_counts_solved_seeds_and_final_passes():
     headline = report.dqn_cartpole_headline({"ours": runs, "reference": runs})
     assert "solved in 2 of 3 seeds, median 15,000 steps / 10 s" in headline
     assert "final policy passes in 2 of 3" in headline
+
+
+def test_vae_faces_headline_reads_both_operating_points():
+    def arm(gap, worst, precision, matched_worst=None):
+        runs = {"gap": gap, "worst_group_recall": worst, "precision": precision}
+        if matched_worst is not None:
+            runs["matched_fpr"] = {"false_positive_rate": 0.01, "worst_group_recall": matched_worst}
+        return runs
+
+    result = {"seeds": [0, 1],
+              "cnn": arm([0.06, 0.08], [0.9, 0.88], [0.98, 0.99], [0.84, 0.86]),
+              "dbvae": arm([0.1, 0.1], [0.85, 0.87], [0.99, 0.99], [0.86, 0.88]),
+              "cnn_balanced": arm([0.05, 0.05], [0.9, 0.9], [0.99, 0.99], [0.9, 0.92])}
+    headline = report.vae_faces_headline(result)
+    assert "DB-VAE gap 10.0 pts, worst group 86.00%, precision 99.00%" in headline
+    assert "standard CNN gap 7.0 pts, worst group 89.00%, precision 98.50% (mean of 2" in headline
+    assert "matched 1% false-positive rate: CNN 85.00%, DB-VAE 87.00%" in headline
+    assert "CNN on a balanced set of as many faces 91.00%" in headline
+    assert "oracle" not in headline  # arms missing from the results are left out

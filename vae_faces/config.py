@@ -17,8 +17,8 @@ RACES = (
 # The shape mimics celebrity-photo corpora such as CelebA, where lighter-skinned faces dominate
 # and some groups are rare: one group at 77%, two at 5-9%, four at 1.7-3.4%. Measured
 # (32x32, cpu recipe): a milder skew (900/240/160/100/50/40/30) left no trace in the CNN's
-# recalls; this one gives the CNN a gap of 6.3, 6.0 and 9.3 points (seeds 0, 1, 2), with
-# Black faces worst every time (0.900, 0.900, 0.870; the other groups 0.92-0.96).
+# recalls; with this one the benchmark's five CNN runs have gaps of 4.3-8.0 points at p >= 0.5
+# (mean 6.3; 9.9 at a matched 1% false-positive rate), Black faces worst in every run.
 # A harsher one (rarest groups 15/10/5 faces) gave a similar gap (7.7 points), but with 5
 # faces a group's recall mostly measures which 5 were drawn, and no resampler can find them.
 SKEWED_TRAIN_COUNTS = {
