@@ -227,6 +227,8 @@ def test_resampling_uses_the_current_model_before_each_epoch():
     np.testing.assert_allclose(uniform.probabilities, 1 / 40)
     assert uniform.drawn_epochs == [0, 1]
     assert uniform.epoch == 1
+    with pytest.raises(ValueError, match="resampling must be one of"):
+        Resample(uniform, races, get_config("smoke", resampling="inverse"))
 
 
 @needs_faces

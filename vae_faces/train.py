@@ -115,6 +115,10 @@ class Resample(keras.callbacks.Callback):
 
     def __init__(self, sampler: FaceSampler, face_race: np.ndarray, config: FacesConfig):
         super().__init__()
+        if config.resampling not in RESAMPLING_MODES:  # before any training, not at epoch 1
+            raise ValueError(
+                f"resampling must be one of {RESAMPLING_MODES}, not {config.resampling!r}."
+            )
         self.sampler, self.face_race, self.config = sampler, face_race, config
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -127,8 +131,7 @@ class Resample(keras.callbacks.Callback):
             )
         elif mode == "group":
             self.sampler.probabilities = group_balanced_weights(self.face_race)
-        elif mode != "uniform":  # "uniform" keeps the sampler's initial, equal probabilities
-            raise ValueError(f"resampling must be one of {RESAMPLING_MODES}, not {mode!r}.")
+        # "uniform" keeps the sampler's initial, equal probabilities
         self.sampler.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
