@@ -120,18 +120,16 @@ class Resample(keras.callbacks.Callback):
                 f"resampling must be one of {RESAMPLING_MODES}, not {config.resampling!r}."
             )
         self.sampler, self.face_race, self.config = sampler, face_race, config
+        if config.resampling == "group":  # fixed weights; "uniform" keeps the sampler's own
+            sampler.probabilities = group_balanced_weights(face_race)
 
     def on_epoch_begin(self, epoch, logs=None):
-        mode = self.config.resampling
-        if mode == "latent":
+        if self.config.resampling == "latent":
             means = latent_means(self.model, self.sampler.faces)
             self.sampler.probabilities = sampling_weights(
                 means, self.config.num_bins, self.config.smoothing_alpha,
                 self.config.resampling_aggregate,
             )
-        elif mode == "group":
-            self.sampler.probabilities = group_balanced_weights(self.face_race)
-        # "uniform" keeps the sampler's initial, equal probabilities
         self.sampler.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
