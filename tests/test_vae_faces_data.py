@@ -21,6 +21,7 @@ from vae_faces.config import RACES, get_config
 from vae_faces.data import (
     FAIRFACE,
     NONFACE_LABELS,
+    TINYIMAGENET,
     check_images,
     check_jpeg_npz,
     decode_jpegs,
@@ -73,8 +74,12 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
     np.testing.assert_array_equal(other.x_train[other.y_train == 0],
                                   splits.x_train[splits.y_train == 0])
     np.testing.assert_array_equal(other.x_calibration, splits.x_calibration)
+    # One non-face more than the file holds beside the evaluation and calibration hold-outs.
+    with np.load(SHARED / TINYIMAGENET.relpath) as arrays:
+        num_nonfaces = len(arrays["offsets"]) - 1
+    spare = num_nonfaces - len(splits.x_eval) // 2 - config.num_calibration_nonfaces
     with pytest.raises(ValueError, match="num_calibration_nonfaces"):
-        load_splits(get_config("smoke", num_train_nonfaces=7_700))
+        load_splits(get_config("smoke", num_train_nonfaces=spare + 1))
 
 
 def test_bad_images_and_groups_get_clear_errors():
