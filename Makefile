@@ -3,20 +3,37 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Every package, transitive ones included, at one version (Linux x86_64, Python 3.11): `make lock`.
+LOCK := requirements-lock.txt
 NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
+# `make bench`'s own environment: the course plus the DQN reference's torch and SB3.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_REQUIREMENTS := benchmarks/requirements-dqn_cartpole.txt
+# torch alone comes from here, as the CPU build (see $(BENCH_REQUIREMENTS)).
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: reproduce test lint format normalize bench clean-checkpoints system-deps
+.PHONY: reproduce test lint format normalize bench lock clean-checkpoints system-deps
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c $(LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## Execute every notebook in place, top to bottom, in a fresh kernel (profile: $$DL_PROFILE or auto).
+## Re-pin requirements-lock.txt after editing requirements*.txt (uv in a throwaway tool venv).
+lock:
+	test -x .venv-tools/bin/uv || ($(PYTHON) -m venv .venv-tools && \
+	  .venv-tools/bin/pip install --quiet uv==0.13.9)
+	.venv-tools/bin/uv pip compile --quiet requirements.txt requirements-dev.txt \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --custom-compile-command "make lock" -o $(LOCK)
+
+## Execute every notebook in place, top to bottom, in a fresh kernel (profile: $$DL_PROFILE or auto);
+## OUTPUT_DIR=dir writes the executed copies there instead (the smoke profile needs it).
 reproduce: $(STAMP)
-	$(PY) -m course.notebooks run $(NOTEBOOKS)
+	$(PY) -m course.notebooks run $(NOTEBOOKS) $(if $(OUTPUT_DIR),--output-dir $(OUTPUT_DIR))
 
 ## Lint, then unit tests and smoke-profile notebook runs.
 test: $(STAMP)
@@ -34,13 +51,22 @@ normalize: $(STAMP)
 	$(PY) -m course.notebooks normalize $(NOTEBOOKS)
 
 ## Benchmarks: one script per chapter, results in benchmarks/results/*.json.
-bench: $(STAMP)
+## The DQN reference needs torch and Stable-Baselines3: they go into .venv-bench, never .venv.
+bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) -m benchmarks.rnn_sentiment
 	$(PY) -m benchmarks.rnn_music
 	$(PY) -m benchmarks.cnn_digits
 	$(PY) -m benchmarks.vae_faces
-	$(PY) -m pip install --quiet -r benchmarks/requirements-dqn_cartpole.txt
-	$(PY) -m benchmarks.dqn_cartpole
+	$(BENCH_VENV)/bin/python -m benchmarks.dqn_cartpole
+
+$(BENCH_STAMP): requirements.txt $(LOCK) $(BENCH_REQUIREMENTS) pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet --retries 1 --no-deps --index-url $(TORCH_INDEX) \
+	  "$$(grep '^torch==' $(BENCH_REQUIREMENTS))"
+	$(BENCH_VENV)/bin/pip install --quiet -r requirements.txt -r $(BENCH_REQUIREMENTS) -c $(LOCK)
+	$(BENCH_VENV)/bin/pip install --quiet --no-deps -e .
+	touch $(BENCH_STAMP)
 
 ## Chapter 2's audio tools (abc2midi, timidity, a 5 MB General MIDI soundfont), with apt.
 ## Optional: without them the notebook still runs, draws piano rolls and says how to install.

@@ -106,7 +106,9 @@ def timed_fit(model, x_train, y_train, x_test, y_test, batch_size, num_epochs, s
 
 def run_ours(config, seed):
     set_seed(seed)
-    splits = load_mnist(config.num_validation, config.num_train, config.num_test)
+    splits = load_mnist(
+        config.num_validation, config.num_train, config.num_test, profile=config.profile
+    )
     model = build_cnn(config, augment=True)
     steps = len(splits.x_train) // config.batch_size * config.augmented_epochs
     compile_model(model, config, total_steps=steps)

@@ -1,7 +1,8 @@
 """Benchmark: our DQN (5 seeds) against Stable-Baselines3's tuned DQN, in one process.
 
-    .venv/bin/pip install -r benchmarks/requirements-dqn_cartpole.txt   # the reference only
-    python -m benchmarks.dqn_cartpole [--seeds 0 1 2 3 4] [--budget 50000] [--skip-reference]
+    make bench        # builds .venv-bench (the course + CPU torch and SB3), runs every benchmark
+    .venv-bench/bin/python -m benchmarks.dqn_cartpole [--seeds 0 1 2 3 4] [--budget 50000]
+    .venv/bin/python -m benchmarks.dqn_cartpole --skip-reference   # ours only: no torch needed
 
 Both agents are judged by one rule: every 2,500 environment steps the greedy policy plays 100
 episodes side by side (``dqn_cartpole.cartpole.evaluate``), with the training clock stopped.
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
+from course.atomic import atomic_write_text
 from course.env import describe_device
 from dqn_cartpole.cartpole import evaluate, train
 from dqn_cartpole.constant import SOLVED_RETURN, get_config
@@ -118,10 +120,7 @@ def write_result(result: dict, ours: list[dict], reference: list[dict], args) ->
             | {"net_arch": [256, 256]},
             **collect(reference, args.seeds[: len(reference)]),
         }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".tmp-{args.out.name}")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(args.out)
+    atomic_write_text(args.out, json.dumps(result, indent=1))
 
 
 def main(argv=None):

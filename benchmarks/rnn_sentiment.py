@@ -132,7 +132,9 @@ def main(argv=None):
     overrides = {"num_epochs": args.epochs} if args.epochs else {}
     config = get_config(args.profile, **overrides)
     print(f"ours: {config}", flush=True)
-    splits = load_imdb(config.num_validation, config.num_train, config.num_test)
+    splits = load_imdb(
+        config.num_validation, config.num_train, config.num_test, profile=config.profile
+    )
     tokens = tokenize_splits(splits, config)
     ours = [run_ours(config, splits, tokens, seed) for seed in args.seeds]
     baseline_val, baseline_test, baseline_clock = run_baseline(config, splits)

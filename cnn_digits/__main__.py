@@ -14,9 +14,7 @@ from cnn_digits import plots
 from cnn_digits.config import get_config
 from cnn_digits.data import load_mnist
 from cnn_digits.handwriting import find_digit_images, label_from_name, load_digits
-from cnn_digits.model import build_cnn, build_mlp
-from cnn_digits.train import predict_probabilities, run_dir, train
-from course.checkpoint import atomic_write_text
+from course.atomic import atomic_write_text
 from course.env import environment_report, set_seed
 from course.fetch import PROJECT_ROOT
 from course.figures import save_figure
@@ -27,9 +25,15 @@ SAMPLE_DIGITS = PROJECT_ROOT / "notebooks" / "my_digits"
 
 def main(argv=None) -> None:
     config = get_config(profile_from_command_line(__doc__, argv))
+    # Imported only once the command line is read: they load TensorFlow (seconds), and a
+    # mistyped --profile or --help should answer at once.
+    from cnn_digits.model import build_cnn, build_mlp
+    from cnn_digits.train import predict_probabilities, run_dir, train
     print(environment_report(config.profile), flush=True)
     out = run_dir(config)
-    splits = load_mnist(config.num_validation, config.num_train, config.num_test)
+    splits = load_mnist(
+        config.num_validation, config.num_train, config.num_test, profile=config.profile
+    )
 
     builders = {
         "mlp": (lambda: build_mlp(), config.mlp_epochs),

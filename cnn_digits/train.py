@@ -9,7 +9,7 @@ import numpy as np
 
 from cnn_digits.config import DigitsConfig
 from cnn_digits.data import DigitSplits, make_dataset, scale_images
-from course.checkpoint import fit_and_save, runs_root
+from course.checkpoint import fit_and_save, runs_root, shuffled_batches
 
 
 def run_dir(config: DigitsConfig) -> Path:
@@ -61,7 +61,12 @@ def train(
     folder = Path(folder or run_dir(config) / model.name)
     steps_per_epoch = len(splits.x_train) // config.batch_size  # the last partial batch is dropped
     compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
-    train_data = make_dataset(splits.x_train, splits.y_train, config.batch_size, True, config.seed)
+    # Each epoch's order comes from (seed, epoch), so a resumed run trains as an unbroken one;
+    # scaling per batch keeps the training images as uint8 in memory.
+    train_data = shuffled_batches(
+        (splits.x_train, splits.y_train), config.batch_size, config.seed,
+        transform=lambda images, labels: (scale_images(images), labels),
+    )
     val_data = make_dataset(splits.x_val, splits.y_val, 1000, shuffle=False)
     if config.weight_averaging_momentum is not None:
         # Validate the averaged weights, the ones the finished model will have.

@@ -1,28 +1,56 @@
-"""Checkpoints written atomically after every epoch, so an interrupted run resumes.
+"""Checkpoints that a kill at any moment leaves whole, loaded only into the network that wrote them.
 
-A checkpoint folder holds ``model.weights.h5`` (layer weights and optimizer state),
-``state.json`` (epochs done, history, the configuration that produced them) and ``history.csv``.
-Each file is written to a temporary name and renamed over the old one, so a crash leaves the
-previous complete checkpoint, never half of a new one.
+A checkpoint folder holds
+
+- ``state.json``: what a run needs to go on (epochs done, history, configuration, the states of
+  the model's random generators), the key of the network's architecture, and the name and sha256
+  of each file below;
+- ``model-000007.weights.h5`` (layer weights and optimizer state) and the chapter's extra files
+  (the DQN's ``replay-000007.npz``), written under a new generation number for every checkpoint;
+- ``history.csv``, the history for people and spreadsheets, written just before each commit.
+
+Writing a checkpoint puts the new generation's files beside the old ones, then replaces
+``state.json`` (one atomic rename: the commit), then deletes the old generation. A kill before the
+rename leaves the old checkpoint in force, a kill after it the new one. What a kill leaves behind
+(temporary files, a generation never committed) is removed by the next run that writes there.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
-import tempfile
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from course.fetch import PROJECT_ROOT
+from course.atomic import atomic_path, atomic_write_text, remove_stale_temporaries
+from course.fetch import PROJECT_ROOT, DataFileError
 from course.progress import TqdmProgress
 
 WEIGHTS = "model.weights.h5"
 STATE = "state.json"
 HISTORY_CSV = "history.csv"
+FORMAT = 2  # of state.json; 1 had fixed file names and no checksums
+
+
+class DamagedCheckpointError(DataFileError):
+    """A checkpoint that cannot be read; the message names the folder and says what to do."""
+
+    def __init__(self, folder: str | os.PathLike, reason: str):
+        super().__init__(
+            f"The checkpoint in {folder} is damaged or unreadable: {reason}. "
+            "Delete that folder to train from scratch."
+        )
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint written with another configuration or by another network: never loaded."""
 
 
 def runs_root() -> Path:
@@ -31,47 +59,267 @@ def runs_root() -> Path:
     return Path(os.environ.get("DL_CHECKPOINT_DIR") or PROJECT_ROOT / "training_checkpoints")
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+# ---------------------------------------------------------------------------------------------
+# Which network a checkpoint belongs to
+
+
+def describe_architecture(model: keras.Model) -> list:
+    """The network as built: each layer's class and configuration (activations, dropout rates,
+    sizes, wiring) and each weight's shape and dtype, with layer names replaced by positions.
+
+    Keras names the layers it was given no name for from a counter that runs for the whole
+    process (``dense``, then ``dense_1``...), so two builds of one network differ in their names
+    alone; names therefore do not count, everything else does.
+    """
+    # Keras's own walk over every layer, nested ones included (a Bidirectional's LSTMs, the
+    # networks inside a subclassed model); private, but the one that sees them all.
+    layers = list(model._flatten_layers(include_self=True, recursive=True))
+    positions: dict[str, str] = {}
+    for layer in layers:
+        # A functional graph's operations (keras.ops calls, e.g. a mask's not_equal) are named
+        # from the same kind of counter.
+        for operation in [layer, *getattr(layer, "operations", ())]:
+            positions.setdefault(operation.name, f"<name {len(positions)}>")
+    description = [_serialize(layer) for layer in layers]
+    description.append([[list(weight.shape), str(weight.dtype)] for weight in model.weights])
+    return _replace_names(description, positions)
+
+
+def architecture_key(model: keras.Model) -> str:
+    """sha256 of ``describe_architecture``: equal for two builds of the same network, different
+    when a layer, an activation, a rate or a size changes."""
+    text = json.dumps(describe_architecture(model), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Not the network: the optimizer's settings (its learning rate changes as it trains), and the
+# input shape a layer without weights first saw (known only once data has gone through it).
+_NOT_ARCHITECTURE = ("compile_config", "build_config")
+
+
+def _serialize(layer) -> dict:
     try:
-        with os.fdopen(handle, "w") as tmp:
-            tmp.write(text)
-        os.chmod(tmp_name, 0o644)  # mkstemp makes files private; these are ordinary outputs
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-    return path
+        return keras.saving.serialize_keras_object(layer)
+    except NotImplementedError:  # a subclassed model without get_config: its layers describe it
+        return {"class_name": f"{type(layer).__module__}.{type(layer).__qualname__}"}
 
 
-def atomic_save_weights(model: keras.Model, path: str | os.PathLike) -> Path:
-    """``model.save_weights`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keras insists that the name ends in ".weights.h5".
-    tmp_path = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        model.save_weights(tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return path
+def _replace_names(value, positions: dict[str, str], key: str | None = None):
+    """``value`` with every layer name, and every reference to one, replaced by its position,
+    and without the entries that are no part of the architecture."""
+    if isinstance(value, dict):
+        return {
+            k: _replace_names(v, positions, k)
+            for k, v in value.items()
+            if k not in _NOT_ARCHITECTURE
+        }
+    if isinstance(value, list | tuple):
+        items = [_replace_names(item, positions) for item in value]
+        # [layer name, node index, tensor index]: how a functional graph names a layer's output.
+        if (len(value) == 3 and isinstance(value[0], str) and value[0] in positions
+                and all(isinstance(index, int) for index in value[1:])):
+            items[0] = positions[value[0]]
+        return items
+    if key == "name" and isinstance(value, str):
+        return positions.get(value, value)
+    return value
 
 
-def save_final_model(model: keras.Model, folder: str | os.PathLike) -> Path:
-    """Write ``folder/model.keras`` once, atomically, when a training run has finished."""
-    path = Path(folder) / "model.keras"
+# ---------------------------------------------------------------------------------------------
+# Writing and reading a checkpoint
+
+
+def _generation_name(name: str, generation: int) -> str:
+    """``model.weights.h5`` -> ``model-000007.weights.h5`` (Keras needs the ending kept)."""
+    stem, _, ending = name.partition(".")
+    return f"{stem}-{generation:06d}.{ending}"
+
+
+def _is_generation_of(filename: str, name: str) -> bool:
+    stem, _, ending = name.partition(".")
+    return re.fullmatch(rf"{re.escape(stem)}-\d{{6}}\.{re.escape(ending)}", filename) is not None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _random_states(model: keras.Model) -> list:
+    """The states of the model's random generators (dropout masks, sampling noise). Keras keeps
+    them out of ``save_weights``; a resumed run needs them to draw what an unbroken run would."""
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
+def _as_json(config: dict) -> dict:
+    """``config`` as state.json gives it back (a tuple becomes a list), for comparisons."""
+    return json.loads(json.dumps(config))
+
+
+def read_state(folder: str | os.PathLike) -> dict | None:
+    """The committed state of ``folder``, or None when it holds no checkpoint.
+
+    Raises DamagedCheckpointError for a state.json that is not one of this format.
+    """
+    folder = Path(folder)
+    path = folder / STATE
     if not path.exists():
-        tmp_path = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # must end in .keras
-        try:
-            model.save(tmp_path)
-            os.replace(tmp_path, path)
-        finally:
-            tmp_path.unlink(missing_ok=True)
-    return path
+        return None
+    try:
+        state = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DamagedCheckpointError(folder, f"{STATE} is not valid JSON ({error})") from None
+    if (not isinstance(state, dict) or state.get("format") != FORMAT
+            or not isinstance(state.get("generation"), int)):
+        raise DamagedCheckpointError(
+            folder, f"{STATE} is not a checkpoint of format {FORMAT} (an older version's, or "
+            "another file)"
+        )
+    files = state.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("name"), str)
+        and Path(entry["name"]).name == entry["name"] and isinstance(entry.get("sha256"), str)
+        for entry in files.values()
+    ):
+        raise DamagedCheckpointError(folder, f"the list of files in {STATE} is garbled")
+    return state
+
+
+def checkpoint_files(folder: str | os.PathLike, state: dict | None = None) -> dict[str, Path]:
+    """The files of ``folder``'s checkpoint by their plain name (``model.weights.h5``), each
+    checked against the sha256 that state.json gives for it."""
+    folder = Path(folder)
+    state = state or read_state(folder)
+    if state is None:
+        return {}
+    paths = {}
+    for name, entry in state["files"].items():
+        path = folder / entry["name"]
+        if not path.is_file():
+            raise DamagedCheckpointError(folder, f"{entry['name']}, named in {STATE}, is missing")
+        if _sha256(path) != entry["sha256"]:
+            raise DamagedCheckpointError(
+                folder, f"{entry['name']} is not the file {STATE} names (truncated or altered)"
+            )
+        paths[name] = path
+    return paths
+
+
+def write_checkpoint(
+    folder: str | os.PathLike,
+    model: keras.Model,
+    config: dict,
+    state: dict,
+    extra_files: Mapping[str, Callable[[Path], object]] | None = None,
+) -> dict:
+    """Commit a checkpoint of ``model`` (weights and optimizer state) and ``state`` to ``folder``.
+
+    ``config`` is what a resumed run must match; ``extra_files`` maps a file name (``replay.npz``)
+    to a function that writes that file to the path it is given. Returns the state written.
+    """
+    folder = Path(folder)
+    previous = read_state(folder)
+    generation = previous["generation"] + 1 if previous else 1
+    writers = {WEIGHTS: model.save_weights, **(extra_files or {})}
+    files = {}
+    for name, write in writers.items():
+        with atomic_path(folder / _generation_name(name, generation)) as tmp:
+            write(tmp)
+            files[name] = {"name": _generation_name(name, generation), "sha256": _sha256(tmp)}
+    state = {
+        **state,
+        "format": FORMAT,
+        "generation": generation,
+        "config": _as_json(config),
+        "architecture": architecture_key(model),
+        "random_states": [keras.ops.convert_to_numpy(v).tolist() for v in _random_states(model)],
+        "files": files,
+    }
+    atomic_write_text(folder / STATE, json.dumps(state, indent=1))  # the commit
+    remove_leftovers(folder, writers)
+    return state
+
+
+def remove_leftovers(folder: str | os.PathLike, names: Iterable[str] = (WEIGHTS,)) -> None:
+    """Delete what interrupted writes left in ``folder``: temporary files of dead processes, and
+    generations of ``names`` (and of the files state.json lists) that state.json does not name.
+
+    Call it only from the run that writes to ``folder``: another one's uncommitted generation
+    would look like a leftover.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    remove_stale_temporaries(folder)
+    state = read_state(folder)
+    listed = state["files"] if state else {}
+    kept = {entry["name"] for entry in listed.values()}
+    names = {*names, *listed}
+    for path in folder.iterdir():
+        if path.name not in kept and any(_is_generation_of(path.name, n) for n in names):
+            path.unlink(missing_ok=True)
+
+
+def load_checkpoint(
+    model: keras.Model, folder: str | os.PathLike, config: dict
+) -> tuple[dict, dict[str, Path]] | None:
+    """Load the checkpoint in ``folder`` into the compiled ``model``; return (its state, its
+    checked files by name), or None when there is none (``model`` is then left as it was).
+
+    Raises CheckpointMismatchError, loading nothing, when the checkpoint comes from another
+    configuration or another network, and DamagedCheckpointError when it cannot be read.
+    """
+    folder = Path(folder)
+    state = read_state(folder)
+    if state is None:
+        return None
+    saved, current = state.get("config"), _as_json(config)
+    if saved != current:
+        raise CheckpointMismatchError(
+            f"The checkpoint in {folder} was trained with a different configuration "
+            f"({_differences(saved, current)}). Delete that folder to train from scratch, or "
+            f"run with the configuration in {folder / STATE}."
+        )
+    if state.get("architecture") != architecture_key(model):
+        raise CheckpointMismatchError(
+            f"The checkpoint in {folder} was written by a different network (another layer, "
+            "activation, rate or size), so its weights do not belong to this one. Delete that "
+            "folder to train this network from scratch."
+        )
+    files = checkpoint_files(folder, state)
+    if WEIGHTS not in files:
+        raise DamagedCheckpointError(folder, f"{STATE} names no {WEIGHTS}")
+    variables, values = _random_states(model), state.get("random_states")
+    if not isinstance(values, list) or len(values) != len(variables):
+        raise DamagedCheckpointError(folder, f"{STATE} lacks the random generators' states")
+    # The optimizer's slots must exist before its saved values can be loaded into them.
+    model.optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(files[WEIGHTS])
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+    except (OSError, ValueError) as error:
+        reason = f"Keras could not load the weights ({error})"
+        raise DamagedCheckpointError(folder, reason) from error
+    return state, files
+
+
+def _differences(saved, current: dict) -> str:
+    if not isinstance(saved, dict):
+        return f"{STATE} holds no configuration"
+
+    def shown(config: dict, name: str) -> str:
+        return repr(config[name]) if name in config else "(not set)"
+
+    return ", ".join(
+        f"{name}={shown(saved, name)} there, {shown(current, name)} here"
+        for name in sorted(set(saved) | set(current))
+        if name not in saved or name not in current or saved[name] != current[name]
+    )
 
 
 def history_to_csv(history: dict[str, list[float]]) -> str:
@@ -85,21 +333,21 @@ def history_to_csv(history: dict[str, list[float]]) -> str:
     return out.getvalue()
 
 
-def describe_architecture(model: keras.Model) -> list[list]:
-    """Layer types and parameter counts: enough to tell that a checkpoint fits a network."""
-    return [[layer.__class__.__name__, int(layer.count_params())] for layer in model.layers]
+def save_final_model(model: keras.Model, folder: str | os.PathLike) -> Path:
+    """Write ``folder/model.keras`` once, atomically, when a training run has finished."""
+    path = Path(folder) / "model.keras"
+    if not path.exists():
+        with atomic_path(path) as tmp:  # keeps the ".keras" ending Keras asks for
+            model.save(tmp)
+    return path
 
 
-def read_state(folder: str | os.PathLike) -> dict | None:
-    """The saved state of ``folder`` (epochs done, history, config), or None if there is none."""
-    state_path = Path(folder) / STATE
-    if not state_path.exists():
-        return None
-    return json.loads(state_path.read_text())
+# ---------------------------------------------------------------------------------------------
+# Training with fit
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After each epoch, save weights, optimizer state and the history so far to ``folder``."""
+    """After each epoch, commit weights, optimizer state and the history so far to ``folder``."""
 
     def __init__(self, folder: str | os.PathLike, config: dict, history: dict | None = None):
         super().__init__()
@@ -110,43 +358,83 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
-        atomic_save_weights(self.model, self.folder / WEIGHTS)
-        # state.json is written last: it is the marker that the weights beside it are complete.
-        state = {
-            "epochs_done": epoch + 1,
-            "history": self.history,
-            "config": self.config,
-            "architecture": describe_architecture(self.model),
-        }
+        # The view first, the commit last: a kill in between leaves history.csv one epoch ahead,
+        # and the resumed run writes that epoch again.
         atomic_write_text(self.folder / HISTORY_CSV, history_to_csv(self.history))
-        atomic_write_text(self.folder / STATE, json.dumps(state, indent=1))
+        state = {"epochs_done": epoch + 1, "history": self.history}
+        write_checkpoint(self.folder, self.model, self.config, state)
 
 
 def restore(model: keras.Model, folder: str | os.PathLike, config: dict) -> tuple[int, dict]:
     """Load the checkpoint in ``folder`` into ``model``; return (epochs done, history so far).
 
     ``model`` must be compiled. With no checkpoint, returns ``(0, {})`` and changes nothing.
-    A checkpoint written with another configuration is refused rather than silently mixed in.
+    A checkpoint of another configuration or network is refused (CheckpointMismatchError).
     """
-    state = read_state(folder)
-    if state is None:
+    loaded = load_checkpoint(model, folder, config)
+    if loaded is None:
         return 0, {}
-    # Compare as JSON sees them: a tuple in ``config`` comes back from state.json as a list.
-    if state.get("config") != json.loads(json.dumps(config)):
-        raise ValueError(
-            f"The checkpoint in {folder} was trained with a different configuration; "
-            "delete that folder to train from scratch, or restore the configuration it lists "
-            f"in {Path(folder) / STATE}."
+    state, _ = loaded
+    epochs_done, history = state.get("epochs_done"), state.get("history")
+    if not isinstance(epochs_done, int) or not isinstance(history, dict):
+        raise DamagedCheckpointError(folder, f"{STATE} lacks the epochs done or the history")
+    return epochs_done, history
+
+
+class EpochBatches(keras.callbacks.Callback):
+    """A training set whose batches for epoch ``e`` are ``make_batches(e)``, and nothing else.
+
+    Keras iterates its training data afresh every epoch, and a ``tf.data`` shuffle (or a random
+    generator shared by the passes) draws each epoch from the passes made so far: a run resumed
+    at epoch 5 would replay epoch 0's batches and drift away from an uninterrupted run. Seeded
+    with (seed, epoch), ``make_batches`` gives epoch 5 the same batches in both. As a callback
+    this object tells its dataset which epoch begins; ``fit_resumable`` wires both ends.
+    """
+
+    def __init__(self, make_batches: Callable[[int], Iterator[tuple]], num_batches: int,
+                 signature: tuple):
+        super().__init__()
+        self.make_batches, self.num_batches, self.signature = make_batches, num_batches, signature
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def dataset(self):
+        """The ``tf.data.Dataset`` to train on: each pass yields the batches of ``self.epoch``."""
+        import tensorflow as tf
+
+        # Each pass reads the epoch when it starts. Keras also opens (and drops unread) one pass
+        # at the end of every epoch, before the next on_epoch_begin: its batches are never used.
+        dataset = tf.data.Dataset.from_generator(
+            lambda: self.make_batches(self.epoch), output_signature=self.signature
         )
-    if state.get("architecture") != describe_architecture(model):
-        raise ValueError(
-            f"The checkpoint in {folder} was written by a different network (other layers or "
-            "sizes); delete that folder to train this network from scratch."
-        )
-    # The optimizer's slots must exist before its saved values can be loaded into them.
-    model.optimizer.build(model.trainable_variables)
-    model.load_weights(Path(folder) / WEIGHTS)
-    return int(state["epochs_done"]), state["history"]
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.num_batches))
+        return dataset.prefetch(2)
+
+
+def shuffled_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int,
+                     transform: Callable[..., tuple] | None = None) -> EpochBatches:
+    """Minibatches of ``arrays`` (alike along their first axis) in an order drawn from
+    (seed, epoch); the last, smaller batch is dropped, so every batch has one shape (one traced
+    step). ``transform`` maps a batch's arrays to what the model takes (uint8 pixels to floats)."""
+    import tensorflow as tf
+
+    count = len(arrays[0])
+    num_batches = count // batch_size
+
+    def transformed(rows) -> tuple:
+        batch = tuple(array[rows] for array in arrays)
+        return tuple(transform(*batch)) if transform else batch
+
+    def make_batches(epoch: int):
+        order = np.random.default_rng([seed, epoch]).permutation(count)
+        for start in range(0, num_batches * batch_size, batch_size):
+            yield transformed(order[start : start + batch_size])
+
+    first = transformed(np.arange(batch_size))
+    signature = tuple(tf.TensorSpec(part.shape, tf.as_dtype(part.dtype)) for part in first)
+    return EpochBatches(make_batches, num_batches, signature)
 
 
 def fit_resumable(
@@ -159,12 +447,14 @@ def fit_resumable(
     validation_data=None,
     callbacks: list | tuple = (),
 ) -> dict[str, list[float]]:
-    """``model.fit`` that checkpoints every epoch and resumes from ``folder``.
+    """``model.fit`` that commits a checkpoint every epoch and resumes from ``folder``.
 
-    A finished run is loaded, not retrained; an interrupted one continues from its last saved
-    epoch. Returns the full history (all epochs, resumed ones included).
+    A finished run is loaded, not retrained; an interrupted one trains the epochs that remain.
+    With ``train_data`` an ``EpochBatches``, the resumed epochs see the batches an uninterrupted
+    run would. Returns the full history (all epochs, resumed ones included).
     """
     epochs_done, history = restore(model, folder, config)
+    remove_leftovers(folder)
     if epochs_done >= num_epochs:
         # As fit() does when it ends: an optimizer that averages weights puts the average in.
         model.optimizer.finalize_variable_values(model.trainable_weights)
@@ -172,6 +462,9 @@ def fit_resumable(
         return history
     if epochs_done:
         print(f"Resuming from {folder}: {epochs_done} of {num_epochs} epochs already done.")
+    if isinstance(train_data, EpochBatches):
+        callbacks = [train_data, *callbacks]
+        train_data = train_data.dataset()
     checkpoint = EpochCheckpoint(folder, config, history)
     model.fit(
         train_data,
@@ -179,7 +472,7 @@ def fit_resumable(
         epochs=num_epochs,
         initial_epoch=epochs_done,
         callbacks=[*callbacks, checkpoint],
-        shuffle=False,  # the tf.data pipeline shuffles; Keras would only warn about it
+        shuffle=False,  # the data shuffles itself; Keras would only warn about it
         verbose=0,
     )
     return checkpoint.history

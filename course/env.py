@@ -59,23 +59,28 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def describe_device() -> str:
-    """The accelerator the Keras backend will use, or the CPU with its core count."""
+def backend_gpus() -> list[str]:
+    """The GPUs the Keras backend can use: none on a CPU, or when its CUDA libraries are missing."""
     backend = import_keras_quietly().backend.backend()
-    gpus: list[str] = []
     if backend == "tensorflow":
         import tensorflow as tf
 
         with native_stderr_silenced():  # a machine without a GPU logs a failed CUDA start
-            gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    elif backend == "jax":
+            return [d.name for d in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
         import jax
 
-        gpus = [str(d) for d in jax.devices() if d.platform != "cpu"]
-    elif backend == "torch":
+        return [str(d) for d in jax.devices() if d.platform != "cpu"]
+    if backend == "torch":
         import torch
 
-        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def describe_device() -> str:
+    """The accelerator the Keras backend will use, or the CPU with its core count."""
+    gpus = backend_gpus()
     if gpus:
         return "GPU: " + ", ".join(gpus)
     return f"CPU: {_cpu_name()} ({os.cpu_count()} cores)"

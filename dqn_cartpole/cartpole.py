@@ -23,12 +23,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
+from course.atomic import atomic_path, atomic_write_text
 from course.checkpoint import (
-    atomic_save_weights,
-    atomic_write_text,
-    describe_architecture,
-    read_state,
+    WEIGHTS,
+    DamagedCheckpointError,
+    load_checkpoint,
+    remove_leftovers,
     runs_root,
+    write_checkpoint,
 )
 from course.env import set_seed
 from course.figures import save_figure
@@ -42,9 +44,7 @@ from dqn_cartpole.dqn import (
 )
 
 ENV_ID = "CartPole-v1"
-WEIGHTS = "agent.weights.h5"
 REPLAY = "replay.npz"
-STATE = "state.json"
 EPISODES_CSV = "episodes.csv"
 EVALUATIONS_CSV = "evaluations.csv"
 CURVE_PNG = "training_curve.png"
@@ -168,18 +168,8 @@ def _fingerprint(config: DQNConfig) -> dict:
 
 def save_checkpoint(run: TrainingRun, buffer: ReplayBuffer, rng: np.random.Generator,
                     seconds: dict[str, float]) -> None:
-    """Write weights (both networks and the optimizer), replay buffer and state to run.folder.
-
-    Every file goes through a temporary name and a rename; state.json goes last, as the marker
-    that the files beside it belong together.
-    """
-    folder = run.folder
-    atomic_save_weights(run.agent, folder / WEIGHTS)
-    tmp = folder / f".tmp-{os.getpid()}-{REPLAY}"
-    np.savez(tmp, **buffer.to_arrays())
-    os.replace(tmp, folder / REPLAY)
-    atomic_write_text(folder / EPISODES_CSV, rows_to_csv(run.episodes, EPISODE_COLUMNS))
-    atomic_write_text(folder / EVALUATIONS_CSV, rows_to_csv(run.evaluations, EVALUATION_COLUMNS))
+    """Commit weights (both networks and the optimizer), replay buffer and state to run.folder,
+    through ``course.checkpoint``: a kill at any moment leaves this checkpoint or the last one."""
     state = {
         "env_step": run.env_step,
         "gradient_steps": run.gradient_steps,
@@ -187,10 +177,13 @@ def save_checkpoint(run: TrainingRun, buffer: ReplayBuffer, rng: np.random.Gener
         "rng": rng.bit_generator.state,
         "episodes": run.episodes,
         "evaluations": run.evaluations,
-        "config": _fingerprint(run.config),
-        "architecture": describe_architecture(run.agent),
     }
-    atomic_write_text(folder / STATE, json.dumps(state, indent=1))
+    # The CSV views first, the commit last (as course.checkpoint writes history.csv).
+    atomic_write_text(run.folder / EPISODES_CSV, rows_to_csv(run.episodes, EPISODE_COLUMNS))
+    atomic_write_text(run.folder / EVALUATIONS_CSV,
+                      rows_to_csv(run.evaluations, EVALUATION_COLUMNS))
+    write_checkpoint(run.folder, run.agent, _fingerprint(run.config), state,
+                     extra_files={REPLAY: lambda path: np.savez(path, **buffer.to_arrays())})
 
 
 def restore_checkpoint(run: TrainingRun, buffer: ReplayBuffer, rng: np.random.Generator) -> dict:
@@ -199,36 +192,22 @@ def restore_checkpoint(run: TrainingRun, buffer: ReplayBuffer, rng: np.random.Ge
     With no checkpoint, changes nothing and returns zero seconds. A checkpoint from another
     configuration or network is refused with the differences named, never silently mixed in.
     """
-    state = read_state(run.folder)
-    if state is None:
+    loaded = load_checkpoint(run.agent, run.folder, _fingerprint(run.config))
+    if loaded is None:
         return {"train": 0.0, "wall": 0.0}
-    saved, current = state.get("config", {}), _fingerprint(run.config)
-    if saved != current:
-        differences = ", ".join(
-            f"{name}={saved.get(name)!r} there, {current.get(name)!r} here"
-            for name in sorted(set(saved) | set(current))
-            if saved.get(name) != current.get(name)
-        )
-        raise ValueError(
-            f"The checkpoint in {run.folder} comes from a different configuration ({differences}). "
-            "Delete that folder to train from scratch, or run with its configuration."
-        )
-    if state.get("architecture") != describe_architecture(run.agent):
-        raise ValueError(
-            f"The checkpoint in {run.folder} was written by a different network (other layers or "
-            "sizes); delete that folder to train this network from scratch."
-        )
-    # The optimizer's slots must exist before their saved values can be loaded into them.
-    run.agent.optimizer.build(run.agent.trainable_variables)
-    run.agent.load_weights(run.folder / WEIGHTS)
-    with np.load(run.folder / REPLAY, allow_pickle=False) as arrays:
-        buffer.load_arrays(arrays)
-    rng.bit_generator.state = state["rng"]
-    run.env_step = int(state["env_step"])
-    run.gradient_steps = int(state["gradient_steps"])
-    run.episodes = state["episodes"]
-    run.evaluations = state["evaluations"]
-    return state["seconds"]
+    state, files = loaded
+    try:
+        with np.load(files[REPLAY], allow_pickle=False) as arrays:
+            buffer.load_arrays(arrays)
+        rng.bit_generator.state = state["rng"]
+        run.env_step = int(state["env_step"])
+        run.gradient_steps = int(state["gradient_steps"])
+        run.episodes = list(state["episodes"])
+        run.evaluations = list(state["evaluations"])
+        return {"train": float(state["seconds"]["train"]), "wall": float(state["seconds"]["wall"])}
+    except (KeyError, TypeError, ValueError) as error:
+        reason = f"its DQN state is incomplete ({error!r})"
+        raise DamagedCheckpointError(run.folder, reason) from None
 
 
 def load_run(config: DQNConfig, folder: str | os.PathLike | None = None) -> TrainingRun:
@@ -267,6 +246,7 @@ def train(
     run = TrainingRun(DQNAgent(config), config, Path(folder or run_dir(config)))
     buffer = ReplayBuffer(config.buffer_size)
     seconds = restore_checkpoint(run, buffer, rng)
+    remove_leftovers(run.folder, (WEIGHTS, REPLAY))
     if run.env_step >= config.num_steps:
         return run
     if run.env_step:
@@ -482,18 +462,13 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 25.
     from PIL import Image
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(frame) for frame in frames]
     if scale != 1:
         size = (round(images[0].width * scale), round(images[0].height * scale))
         images = [image.resize(size, Image.Resampling.LANCZOS) for image in images]
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
+    with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=round(1000 / fps), loop=0)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -1,6 +1,6 @@
 """Train DQN on CartPole-v1 and write its curves, checkpoint and (with --render) an animation.
 
-    python -m dqn_cartpole.run --profile cpu --seed 0 [--no-target-network] [--render]
+    python -m dqn_cartpole --profile cpu --seed 0 [--no-target-network] [--render]
 
 Everything goes to training_checkpoints/dqn_cartpole/<profile>/<variant>-seed<seed>/ (or under
 $DL_CHECKPOINT_DIR); a rerun resumes an interrupted run or reloads a finished one.
@@ -12,24 +12,17 @@ import argparse
 import json
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
-from course.checkpoint import atomic_write_text
+from course.atomic import atomic_write_text
 from course.env import environment_report
 from course.figures import save_figure
-from dqn_cartpole.cartpole import (
-    evaluate,
-    greedy_policy,
-    plot_filmstrip,
-    record_episode,
-    save_gif,
-    train,
-)
+from course.profiles import add_profile_argument
 from dqn_cartpole.constant import get_config
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", help="smoke, cpu or gpu (default: $DL_PROFILE, else auto)")
+    add_profile_argument(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-steps", type=int, help="environment steps (default: the profile's)")
     parser.add_argument("--no-target-network", action="store_true",
@@ -38,6 +31,16 @@ def main(argv=None) -> dict:
                         help="also write an animated GIF and a filmstrip of one greedy episode")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    # Imported only once the command line is read: it loads TensorFlow (seconds), and a mistyped
+    # --profile or --help should answer at once.
+    from dqn_cartpole.cartpole import (
+        evaluate,
+        greedy_policy,
+        plot_filmstrip,
+        record_episode,
+        save_gif,
+        train,
+    )
 
     overrides = {"seed": args.seed, "use_target_network": not args.no_target_network}
     if args.num_steps is not None:

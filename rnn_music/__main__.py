@@ -11,7 +11,7 @@ import json
 import statistics
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
-from course.checkpoint import atomic_write_text
+from course.atomic import atomic_write_text
 from course.env import environment_report, set_seed
 from course.figures import save_figure
 from course.profiles import profile_from_command_line
@@ -24,17 +24,19 @@ from rnn_music.abc_tools import (
     tools_available,
     valid_fraction,
 )
-from rnn_music.bar_sampler import sample_tunes_bar_checked
 from rnn_music.config import get_config
 from rnn_music.data import join_tunes, load_splits
-from rnn_music.model import Generator, nats_per_character, sample_tunes
-from rnn_music.train import run_dir, train
 
 NUM_RENDERED = 3  # tunes written as .abc/.mid/.wav with a piano roll
 
 
 def main(argv=None) -> dict:
     config = get_config(profile_from_command_line(__doc__, argv))
+    # Imported only once the command line is read: they load TensorFlow (seconds), and a
+    # mistyped --profile or --help should answer at once.
+    from rnn_music.bar_sampler import sample_tunes_bar_checked
+    from rnn_music.model import Generator, nats_per_character, sample_tunes
+    from rnn_music.train import run_dir, train
     print(environment_report(config.profile), flush=True)
     out = run_dir(config)
     splits = load_splits(config)

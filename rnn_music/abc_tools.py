@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from rnn_music.data import split_tunes
 
 INSTALL_HINT = (
@@ -164,12 +165,10 @@ def midi_to_wav(
     program = timidity or find_program("timidity")
     soundfont = soundfont or find_soundfont()
     wav_path = Path(wav_path)
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = wav_path.with_name(f".tmp-{os.getpid()}-{wav_path.name}")
     command = [program, "-Ow", "--output-mono", "-s", str(sample_rate), "-A", "300"]
     if soundfont:
         command += ["-x", f"soundfont {soundfont}"]
-    try:
+    with atomic_path(wav_path) as tmp:
         result = subprocess.run(
             [*command, "-o", str(tmp), str(midi_path)],
             capture_output=True, text=True, errors="replace", timeout=120, check=False,
@@ -180,9 +179,6 @@ def midi_to_wav(
                 f"timidity produced no sound for {midi_path} (no General MIDI soundfont found; "
                 f"its last words: {detail}). {INSTALL_HINT}"
             )
-        os.replace(tmp, wav_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return wav_path
 
 
@@ -336,8 +332,6 @@ def render_tune(tune: str, folder: str | os.PathLike, name: str) -> RenderedTune
     Never raises for a missing tool or soundfont: the message says what is missing and how to
     install it, so a notebook keeps running (and still shows the ABC text).
     """
-    from course.checkpoint import atomic_write_text
-
     folder = Path(folder)
     rendered = RenderedTune(atomic_write_text(folder / f"{name}.abc", tune.strip() + "\n\n"))
     try:
@@ -350,10 +344,7 @@ def render_tune(tune: str, folder: str | os.PathLike, name: str) -> RenderedTune
             rendered.check.problems
         )
         return rendered
-    rendered.midi_path = folder / f"{name}.mid"
-    tmp = folder / f".tmp-{name}.mid"
-    tmp.write_bytes(rendered.check.midi)
-    os.replace(tmp, rendered.midi_path)
+    rendered.midi_path = atomic_write_bytes(folder / f"{name}.mid", rendered.check.midi)
     rendered.notes = read_midi_notes(rendered.check.midi)
     try:
         rendered.wav_path = midi_to_wav(rendered.midi_path, folder / f"{name}.wav")

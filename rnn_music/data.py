@@ -39,6 +39,7 @@ IRISH_ABC = RemoteFile(
     ),
     sha256="df3782d5f7b5a2f4c66aa7c13f13008d5f48757b3f5f51620cd6c1ceb2c53023",
     check=check_abc,
+    size=197_618,
 )
 
 TUNE_START = re.compile(r"^X:", flags=re.MULTILINE)
@@ -65,9 +66,9 @@ def join_tunes(tunes: list[str]) -> str:
     return "".join(tune + "\n\n" for tune in tunes)
 
 
-def load_tunes(num_tunes: int | None = None) -> list[str]:
+def load_tunes(num_tunes: int | None = None, profile: str | None = None) -> list[str]:
     """The corpus's tunes, in file order (the first ``num_tunes`` if given)."""
-    return split_tunes(fetch(IRISH_ABC).read_text(encoding="ascii"))[:num_tunes]
+    return split_tunes(fetch(IRISH_ABC, profile=profile).read_text(encoding="ascii"))[:num_tunes]
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ def split_heldout(tunes: list[str], heldout_fraction: float, seed: int = 0) -> M
 
 def load_splits(config) -> MusicSplits:
     """The corpus split as ``config`` says (its num_tunes, heldout_fraction and seed)."""
-    return split_heldout(load_tunes(config.num_tunes), config.heldout_fraction, config.seed)
+    tunes = load_tunes(config.num_tunes, config.profile)
+    return split_heldout(tunes, config.heldout_fraction, config.seed)
 
 
 def window_starts(text_length: int, sequence_length: int, count: int, rng) -> np.ndarray:
@@ -180,6 +182,27 @@ def random_batches(
     dataset = tf.data.Dataset.from_generator(generate, output_signature=(spec, spec))
     # Declaring the length lets Keras (and its progress bar) know the number of steps.
     return dataset.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(4)
+
+
+def epoch_window_batches(
+    encoded: np.ndarray, sequence_length: int, batch_size: int, num_batches: int, seed: int = 0
+):
+    """``num_batches`` batches of random windows per epoch, drawn from (seed, epoch), for
+    ``course.checkpoint.fit_resumable``: a resumed run sees the windows an unbroken one would."""
+    import tensorflow as tf
+
+    from course.checkpoint import EpochBatches
+
+    encoded = np.asarray(encoded, dtype=np.int32)
+
+    def make_batches(epoch: int):
+        rng = np.random.default_rng([seed, epoch])
+        for _ in range(num_batches):
+            yield windows(encoded, window_starts(len(encoded), sequence_length, batch_size, rng),
+                          sequence_length)
+
+    spec = tf.TensorSpec((batch_size, sequence_length), tf.int32)
+    return EpochBatches(make_batches, num_batches, (spec, spec))
 
 
 def consecutive_windows(encoded: np.ndarray, sequence_length: int) -> tuple[np.ndarray, ...]:

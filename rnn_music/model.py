@@ -124,6 +124,11 @@ class Generator:
             )
         if temperature < 0:
             raise ValueError("temperature must be >= 0 (0 means: always the likeliest).")
+        if num_characters < 0:
+            raise ValueError(
+                f"num_characters is {num_characters}: it counts the characters to write after "
+                "start_string, so it must be >= 0."
+            )
         prefix = self.vocabulary.encode(start_string)  # unknown characters: ValueError
         tokens = np.repeat(prefix[None, :], num_streams, axis=0)
         logits, (h, c) = self.run(tokens, self.zero_state(num_streams))

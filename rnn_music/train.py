@@ -15,17 +15,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course.checkpoint import (
-    atomic_write_text,
-    fit_resumable,
-    read_state,
-    restore,
-    runs_root,
-    save_final_model,
-)
+from course.atomic import atomic_write_text
+from course.checkpoint import fit_resumable, read_state, restore, runs_root, save_final_model
 from course.progress import TqdmProgress
 from rnn_music.config import MusicConfig
-from rnn_music.data import MusicSplits, Vocabulary, consecutive_windows, random_batches
+from rnn_music.data import MusicSplits, Vocabulary, consecutive_windows, epoch_window_batches
 from rnn_music.model import build_model
 
 VOCABULARY_FILE = "vocabulary.json"
@@ -146,13 +140,11 @@ def train(
         _, history = restore(model, folder, fingerprint)
         print(f"Loaded the finished run from {folder} ({int(history['steps'][-1])} steps).")
         return model, history
-    # A resumed run draws new windows rather than replaying those of the first checkpoints.
     state = read_state(folder) or {}
-    epochs_done = int(state.get("epochs_done", 0))
     encoded = splits.vocabulary.encode(splits.train_text)
-    train_data = random_batches(
+    train_data = epoch_window_batches(
         encoded, config.sequence_length, config.batch_size, config.steps_per_checkpoint,
-        seed=config.seed + 7919 * epochs_done,
+        seed=config.seed,
     )
     save_vocabulary(splits.vocabulary, folder)
     seconds_done = (state.get("history", {}).get("seconds") or [0.0])[-1]

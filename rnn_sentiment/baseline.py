@@ -12,11 +12,14 @@ beyond three words is lost, which is what a recurrent network could add.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import optimize, sparse
 
+from course.atomic import atomic_path
 from rnn_sentiment.data import tokenize
 
 
@@ -143,6 +146,37 @@ class NBLogisticRegression:
         matrix = self.features.transform([tokenize(text) for text in texts])
         logits = matrix.multiply(self.ratio).tocsr() @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-logits))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to ``path`` (.npz of plain arrays, no pickle), atomically."""
+        features = self.features
+        words = sorted(features.word_ids, key=features.word_ids.get)
+        arrays = {
+            # Words never hold whitespace (``tokenize`` splits on it): one word a line.
+            "words": np.frombuffer("\n".join(words).encode(), "uint8"),
+            **{f"ngrams_{order}": codes for order, codes in
+               enumerate(features.vocabularies, start=1)},
+            "ratio": self.ratio, "weights": self.weights, "bias": np.float64(self.bias),
+            "ngram_max": features.ngram_max, "min_count": features.min_count, "l2": self.l2,
+        }
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NBLogisticRegression:
+        """The model ``save`` wrote to ``path``."""
+        with np.load(path, allow_pickle=False) as saved:
+            ngram_max = int(saved["ngram_max"])
+            model = cls(ngram_max, int(saved["min_count"]), float(saved["l2"]))
+            words = bytes(saved["words"]).decode().split("\n") if saved["words"].size else []
+            features = NgramFeatures(ngram_max, model.min_count)
+            features.word_ids = {word: index + 1 for index, word in enumerate(words)}
+            features.base = len(words) + 1
+            features.vocabularies = [saved[f"ngrams_{n}"] for n in range(1, ngram_max + 1)]
+            model.features, model.ratio = features, saved["ratio"]
+            model.weights, model.bias = saved["weights"], float(saved["bias"])
+        return model
 
 
 def ngram_text(features: NgramFeatures, feature: int) -> str:

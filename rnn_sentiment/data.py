@@ -10,17 +10,18 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import os
 import re
 import tarfile
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from course.fetch import DataFileError, RemoteFile, default_cache_dir, fetch
+from course.atomic import atomic_path
+from course.fetch import DataFileError, RemoteFile, default_cache_dir, fetch, uses_samples
 
 CSV_COLUMNS = ["text", "label", "split", "id", "rating"]
 # Stanford's file name is <id>_<rating>.txt, in aclImdb/<split>/<pos|neg>/.
@@ -63,6 +64,7 @@ ACLIMDB_TARBALL = RemoteFile(
     url="http://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
     sha256="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
     check=check_tarball,
+    size=84_125_825,
 )
 # The converted CSV; the sha256 is that of the shared copy (see data/README.md).
 IMDB_CSV = RemoteFile(
@@ -91,26 +93,23 @@ def convert_tarball(tarball: Path, destination: Path) -> Path:
             rows.append((split != "train", label, int(review_id), text, split, int(rating)))
     rows.sort(key=lambda row: row[:3])
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}-")
-    try:
-        with os.fdopen(handle, "wb") as raw, gzip.GzipFile(
-            fileobj=raw, mode="wb", compresslevel=9, mtime=0
-        ) as zipped, io.TextIOWrapper(zipped, encoding="utf-8", newline="") as text_out:
-            writer = csv.writer(text_out, lineterminator="\n")
-            writer.writerow(CSV_COLUMNS)
-            for _, label, review_id, text, split, rating in rows:
-                writer.writerow([text, label, split, review_id, rating])
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, destination)
-    finally:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
+    with atomic_path(destination) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(
+        fileobj=raw, mode="wb", compresslevel=9, mtime=0
+    ) as zipped, io.TextIOWrapper(zipped, encoding="utf-8", newline="") as text_out:
+        writer = csv.writer(text_out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for _, label, review_id, text, split, rating in rows:
+            writer.writerow([text, label, split, review_id, rating])
     return destination
 
 
-def imdb_csv_path(cache_dir: Path | None = None) -> Path:
-    """The reviews CSV: ``$DL_DATA_DIR``, else ``data/``, else downloaded and converted once."""
+def imdb_csv_path(cache_dir: Path | None = None, profile: str | None = None) -> Path:
+    """The reviews CSV: ``$DL_DATA_DIR``, else ``data/``, else downloaded and converted once.
+
+    The ``smoke`` profile reads the committed sample of template reviews instead.
+    """
+    if uses_samples(profile):
+        return fetch(IMDB_CSV, profile=profile)
     shared_dir = os.environ.get("DL_DATA_DIR")
     shared = Path(shared_dir) / IMDB_CSV.relpath if shared_dir else None
     cached = Path(cache_dir or default_cache_dir()) / IMDB_CSV.relpath
@@ -141,6 +140,7 @@ def load_imdb(
     num_train: int | None = None,
     num_test: int | None = None,
     cache_dir: Path | None = None,
+    profile: str | None = None,
 ) -> ReviewSplits:
     """IMDB with ``num_validation`` training reviews of films not in training held out.
 
@@ -155,7 +155,7 @@ def load_imdb(
     """
     import pandas as pd
 
-    table = pd.read_csv(imdb_csv_path(cache_dir), keep_default_na=False)
+    table = pd.read_csv(imdb_csv_path(cache_dir, profile), keep_default_na=False)
     train, test = table[table["split"] == "train"], table[table["split"] == "test"]
     if not 0 < num_validation < len(train):
         raise ValueError(f"num_validation must be between 1 and {len(train) - 1}")
@@ -263,50 +263,65 @@ def pad(sequences: list[np.ndarray], length: int | None = None) -> np.ndarray:
     return out
 
 
-def make_dataset(sequences, labels, batch_size: int, shuffle: bool, seed: int = 0):
-    """Batches of similar-length reviews, each padded only to its own longest review.
+def length_batches(sequences, labels, batch_size: int):
+    """A function ``batches(rng=None)`` that yields one pass over the reviews as (words, labels)
+    batches of similar-length reviews, each padded only to its own longest review.
 
     Sorting cuts the padding a recurrent layer must step through: IMDB reviews range from 10
     to 2,500 words, and a batch padded to its longest review wastes most of its steps.
-    A training dataset shuffles reviews within windows of 20 batches before sorting them, then
-    shuffles the batches, so each epoch sees new batch compositions in a random order.
+    Without ``rng`` the batches go by length. With it, the reviews are shuffled, sorted by
+    length within windows of 20 batches, and the batches shuffled: each pass sees new batch
+    compositions in a random order.
     """
-    import tensorflow as tf
-
     lengths = np.array([len(s) for s in sequences])
-    padded = pad(sequences)
-    labels = np.asarray(labels, "float32")
-    if not shuffle:
-        order = np.argsort(lengths, kind="stable")
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    rng = np.random.default_rng(seed)
+    padded, labels = pad(sequences), np.asarray(labels, "float32")
 
-    def batch_indices():
-        if not shuffle:
-            yield from batches
-            return
-        order = rng.permutation(len(lengths))
-        window = 20 * batch_size
-        epoch = []
-        for start in range(0, len(order), window):
-            chunk = order[start : start + window]
-            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-            epoch += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-        for index in rng.permutation(len(epoch)):
-            yield epoch[index]
+    def cut(order):
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
-    def generate():
-        for indices in batch_indices():
+    def batches(rng=None):
+        if rng is None:
+            chosen = cut(np.argsort(lengths, kind="stable"))
+        else:
+            order, window, chosen = rng.permutation(len(lengths)), 20 * batch_size, []
+            for start in range(0, len(order), window):
+                chunk = order[start : start + window]
+                chosen += cut(chunk[np.argsort(lengths[chunk], kind="stable")])
+            chosen = [chosen[i] for i in rng.permutation(len(chosen))]
+        for indices in chosen:
             width = max(1, int(lengths[indices].max()))
             yield padded[indices, :width], labels[indices]
 
-    signature = (
-        tf.TensorSpec((None, None), tf.int32),
-        tf.TensorSpec((None,), tf.float32),
-    )
-    window = 20 * batch_size
-    sizes = [min(window, len(lengths) - start) for start in range(0, len(lengths), window)]
-    num_batches = sum(-(-size // batch_size) for size in sizes)  # the same in every epoch
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    return batches
+
+
+def num_batches(count: int, batch_size: int) -> int:
+    """Batches per pass of ``length_batches`` (every window but the last is whole batches)."""
+    return -(-count // batch_size)
+
+
+def batch_signature():
+    """What ``length_batches`` yields, for ``tf.data``: (int32 words, float32 labels)."""
+    import tensorflow as tf
+
+    return tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.float32)
+
+
+def make_dataset(sequences, labels, batch_size: int, shuffle: bool, seed: int = 0):
+    """``length_batches`` as a ``tf.data.Dataset``.
+
+    Shuffled, pass k over it draws its order from (seed, k): in a plain ``fit``, epoch k gets
+    the batches that ``train.training_batches`` gives epoch k.
+    """
+    import tensorflow as tf
+
+    batches = length_batches(sequences, labels, batch_size)
+    passes = itertools.count()
+
+    def generate():
+        return batches(np.random.default_rng([seed, next(passes)]) if shuffle else None)
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=batch_signature())
+    count = num_batches(len(sequences), batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
     return dataset.prefetch(tf.data.AUTOTUNE)

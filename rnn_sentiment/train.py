@@ -8,9 +8,19 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course.checkpoint import atomic_write_text, fit_and_save, runs_root
+from course.atomic import atomic_write_text
+from course.checkpoint import EpochBatches, fit_and_save, runs_root
 from rnn_sentiment.config import SentimentConfig
-from rnn_sentiment.data import ReviewSplits, make_dataset, make_vectorizer, tokenize, vectorize
+from rnn_sentiment.data import (
+    ReviewSplits,
+    batch_signature,
+    length_batches,
+    make_dataset,
+    make_vectorizer,
+    num_batches,
+    tokenize,
+    vectorize,
+)
 
 
 def run_dir(config: SentimentConfig) -> Path:
@@ -54,6 +64,20 @@ def compile_model(model: keras.Model, config: SentimentConfig, total_steps: int)
     return model
 
 
+def training_batches(sequences, labels, batch_size: int, seed: int) -> EpochBatches:
+    """The shuffled ``length_batches`` of the training reviews, epoch e's drawn from (seed, e).
+
+    So a run resumed at epoch e trains on the batches an unbroken run would (a random generator
+    shared by the epochs would start again from epoch 0's draws).
+    """
+    batches = length_batches(sequences, labels, batch_size)
+    return EpochBatches(
+        lambda epoch: batches(np.random.default_rng([seed, epoch])),
+        num_batches(len(sequences), batch_size),
+        batch_signature(),
+    )
+
+
 def train(
     model: keras.Model,
     tokens: TokenizedSplits,
@@ -69,9 +93,8 @@ def train(
     an interrupted run, loads a finished one, and saves the final model as ``model.keras``.
     """
     folder = Path(folder or run_dir(config) / model.name)
-    steps_per_epoch = int(np.ceil(len(tokens.train) / config.batch_size))
-    compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
-    train_data = make_dataset(tokens.train, splits.y_train, config.batch_size, True, config.seed)
+    train_data = training_batches(tokens.train, splits.y_train, config.batch_size, config.seed)
+    compile_model(model, config, total_steps=train_data.num_batches * num_epochs)
     val_data = make_dataset(tokens.val, splits.y_val, 512, shuffle=False)
     return fit_and_save(
         model, train_data, num_epochs=num_epochs, folder=folder, config=config.as_dict(),
@@ -100,7 +123,8 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean((np.asarray(probabilities) > 0.5) == np.asarray(labels)))
 
 
-def _text_to_ids(text, vectorizer, config: SentimentConfig) -> np.ndarray:
+def check_review(text) -> None:
+    """A TypeError for a review that is not a str, a ValueError for one without words."""
     if not isinstance(text, str):
         raise TypeError(f"expected the review as a str, got {type(text).__name__}")
     if not tokenize(text):
@@ -108,6 +132,10 @@ def _text_to_ids(text, vectorizer, config: SentimentConfig) -> np.ndarray:
             "the review has no words (it is empty, blank or only punctuation); "
             "type a sentence such as 'A wonderful, moving film.'"
         )
+
+
+def _text_to_ids(text, vectorizer, config: SentimentConfig) -> np.ndarray:
+    check_review(text)
     (ids,) = vectorize(vectorizer, [text], config.max_tokens, config.head_tokens)
     return ids
 

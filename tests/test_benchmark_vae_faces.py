@@ -1,17 +1,12 @@
 """The faces benchmark on a tiny real run: the agreed JSON shape, and the ablation arm."""
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from vae_faces.config import RACES
 
-DATA = Path(os.environ.get("DL_DATA_DIR", "")) / "faces" / "fairface_faces_64_jpeg.npz"
 
-
-@pytest.mark.skipif(not DATA.exists(), reason="needs the faces data (set DL_DATA_DIR)")
 def test_benchmark_writes_the_agreed_json_shape(tmp_path):
     from benchmarks import vae_faces as bench
 

@@ -15,9 +15,6 @@ from cnn_digits.config import get_config
 from cnn_digits.data import make_dataset, scale_images
 from cnn_digits.model import RandomAffine, affine_sampling_grid, build_cnn, build_mlp
 
-MNIST = Path(os.environ.get("DL_DATA_DIR", "/nonexistent")) / "mnist" / "mnist.npz"
-needs_mnist = pytest.mark.skipif(not MNIST.exists(), reason="DL_DATA_DIR has no mnist/")
-
 
 def test_scale_images_maps_0_255_onto_0_1():
     images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
@@ -34,14 +31,14 @@ def test_training_dataset_drops_the_partial_batch_and_evaluation_keeps_it():
     assert train_sizes == [4, 4] and eval_sizes == [4, 4, 2]
 
 
-@needs_mnist
+@pytest.mark.real_data("mnist/mnist.npz")
 def test_load_mnist_holds_out_validation_from_the_end_of_train():
-    from cnn_digits.data import load_mnist
+    from cnn_digits.data import MNIST, load_mnist
 
     splits = load_mnist(num_validation=5_000)
     assert len(splits.x_train) == 55_000 and len(splits.x_val) == 5_000
     assert len(splits.x_test) == 10_000
-    with np.load(MNIST) as arrays:
+    with np.load(Path(os.environ["DL_DATA_DIR"]) / MNIST.relpath) as arrays:
         np.testing.assert_array_equal(splits.x_val, arrays["x_train"][-5_000:])
     small = load_mnist(num_validation=100, num_train=300, num_test=50)
     assert (len(small.x_train), len(small.x_val), len(small.x_test)) == (300, 100, 50)
@@ -96,7 +93,6 @@ def test_models_map_a_batch_of_digits_to_class_probabilities():
         build_cnn(None, augment=True)
 
 
-@needs_mnist
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
     from cnn_digits.__main__ import main
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from course.checkpoint import STATE, WEIGHTS, DamagedCheckpointError, checkpoint_files
 from dqn_cartpole import cartpole, run
 from dqn_cartpole.cartpole import (
     EPISODES_CSV,
     EVALUATIONS_CSV,
-    STATE,
+    REPLAY,
     evaluate,
     load_run,
     make_env,
@@ -97,7 +98,7 @@ def test_training_with_several_environments_counts_only_real_transitions(tmp_pat
     # The reset steps of gymnasium's autoreset are no transitions: they are neither counted nor
     # stored, so the buffer holds one transition per real step and every episode is whole,
     # except the last n-1 steps of each episode still in play, which wait for their n rewards.
-    with np.load(tmp_path / "replay.npz") as replay:
+    with np.load(checkpoint_files(tmp_path)[REPLAY]) as replay:
         stored = len(replay["actions"])
         assert result.env_step - config.num_envs * (n_step - 1) <= stored <= result.env_step
         assert replay["terminated"].sum() >= len(result.episodes)
@@ -168,16 +169,22 @@ def test_checkpoint_restores_the_saved_weights_and_optimizer(tmp_path):
     assert longer.evaluations[:2] == finished.evaluations and longer.env_step == 600
 
 
-def test_a_checkpoint_of_another_network_size_is_refused(tmp_path):
+def test_a_checkpoint_of_another_network_or_a_damaged_one_is_refused(tmp_path):
     train(smoke_config(num_steps=200), folder=tmp_path, progress=False)
     with pytest.raises(ValueError, match=r"different configuration \(hidden_units="):
         train(smoke_config(num_steps=200, hidden_units=(16,)), folder=tmp_path, progress=False)
-    # Even with a matching configuration, other layer sizes in the file are refused.
+    # Even with a matching configuration, a checkpoint of another network is refused.
     state = json.loads((tmp_path / STATE).read_text())
-    state["architecture"][0][1] += 1
-    (tmp_path / STATE).write_text(json.dumps(state))
+    (tmp_path / STATE).write_text(json.dumps({**state, "architecture": "0" * 64}))
     with pytest.raises(ValueError, match="different network"):
         load_run(smoke_config(num_steps=200), tmp_path)
+    # A truncated replay buffer: one clear error naming the folder, not NumPy's.
+    (tmp_path / STATE).write_text(json.dumps(state))
+    replay = checkpoint_files(tmp_path)[REPLAY]
+    replay.write_bytes(replay.read_bytes()[:100])
+    with pytest.raises(DamagedCheckpointError, match="Delete that folder") as error:
+        train(smoke_config(num_steps=400), folder=tmp_path, progress=False)
+    assert str(tmp_path) in str(error.value) and replay.name in str(error.value)
 
 
 @pytest.mark.parametrize("extra", [["--render"], ["--no-target-network"]])
@@ -188,9 +195,11 @@ def test_run_main_writes_curves_checkpoint_and_animation(tmp_path, monkeypatch, 
     folder = tmp_path / "dqn_cartpole" / "smoke" / f"{variant}-seed3"
     assert summary["env_steps"] == get_config("smoke").num_steps
     assert json.loads((folder / "summary.json").read_text()) == summary
-    for name in (EPISODES_CSV, EVALUATIONS_CSV, "training_curve.png", "evaluations.png",
-                 STATE, "agent.weights.h5", "replay.npz"):
+    for name in (EPISODES_CSV, EVALUATIONS_CSV, "training_curve.png", "evaluations.png", STATE):
         assert (folder / name).stat().st_size > 0
+    checkpoint = checkpoint_files(folder)
+    assert set(checkpoint) == {WEIGHTS, REPLAY}
+    assert all(path.stat().st_size > 0 for path in checkpoint.values())
     assert len(read_rows(folder / EVALUATIONS_CSV)) == 2  # smoke: 600 steps, every 300
     if "--render" in extra:
         gif = Image.open(folder / "cartpole.gif")

@@ -203,3 +203,30 @@ def test_check_npz_rejects_mismatches(tmp_path, expected, problem):
 def test_check_npz_rejects_unreadable_files(tmp_path, body):
     with pytest.raises(DataFileError, match="not a valid .npz"):
         check_npz(put(tmp_path / "bad.npz", body), EXPECTED)
+
+
+def test_a_cache_that_cannot_be_written_gets_one_clear_error(server, tmp_path, monkeypatch):
+    remote = serve(server, "a.npz", npz_bytes())
+    # As root, chmod cannot make a folder read-only, so the check itself is made to say no.
+    monkeypatch.setattr("course.fetch.os.access", lambda path, mode: False)
+    with pytest.raises(DataFileError, match="cannot be written") as info:
+        fetch(remote, cache_dir=tmp_path, progress=False)
+    assert str(tmp_path / "ds") in str(info.value) and server.hits == []
+    monkeypatch.undo()
+    blocked = put(tmp_path / "blocked", b"a file where the cache folder should be")
+    with pytest.raises(DataFileError, match="cannot be written"):
+        fetch(remote, cache_dir=blocked, progress=False)
+
+
+def test_a_wrong_dl_data_dir_is_named_in_the_error(server, tmp_path, monkeypatch):
+    remote = serve(server, "a.npz", npz_bytes())
+    monkeypatch.setenv("DL_DATA_DIR", str(tmp_path / "no-such-folder"))
+    with pytest.raises(DataFileError, match="DL_DATA_DIR is set to .*no-such-folder"):
+        fetch(remote, cache_dir=tmp_path / "cache", progress=False)
+    # A folder that exists but lacks the file: the download is tried, and a failure says
+    # where DL_DATA_DIR pointed.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setenv("DL_DATA_DIR", str(tmp_path / "elsewhere"))
+    server.files.clear()
+    with pytest.raises(DataFileError, match="DL_DATA_DIR is set to .*elsewhere.*has no ds/a.npz"):
+        fetch(remote, cache_dir=tmp_path / "cache", progress=False)

@@ -1,6 +1,5 @@
 """Checks that photos of handwritten digits come out the way MNIST digits look."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +7,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
+from cnn_digits.data import MNIST
 from cnn_digits.handwriting import (
     DigitImageError,
     find_digit_images,
@@ -15,6 +15,7 @@ from cnn_digits.handwriting import (
     load_digits,
     prepare_digit,
 )
+from course.fetch import fetch
 
 SAMPLES = Path(__file__).resolve().parent.parent / "notebooks" / "my_digits"
 # Centre of mass as (row, column) pixel indices: MNIST's digits average (14.0, 14.0), not the
@@ -24,12 +25,8 @@ CENTRE = 14.0
 
 @pytest.fixture(scope="module")
 def mnist_digits() -> np.ndarray:
-    if "DL_DATA_DIR" not in os.environ:
-        pytest.skip("DL_DATA_DIR is not set, so there is no real MNIST file to test against")
-    path = Path(os.environ["DL_DATA_DIR"]) / "mnist" / "mnist.npz"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent, so there is no real MNIST file to test against")
-    with np.load(path) as data:
+    # The committed sample holds the real file's first 500 test digits, unchanged.
+    with np.load(fetch(MNIST, profile="smoke")) as data:
         # One test digit of each class, so every shape of stroke is tried.
         images, labels = data["x_test"][:100], data["y_test"][:100]
     return np.stack([images[np.flatnonzero(labels == d)[0]] for d in range(10)]) / 255

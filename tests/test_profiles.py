@@ -1,6 +1,7 @@
 """Tests for course.profiles (which profile a run uses) and cnn_digits.config (what it means)."""
 
 import dataclasses
+import warnings
 
 import pytest
 
@@ -112,6 +113,60 @@ def test_gpu_visible_false_when_cuda_devices_hidden(monkeypatch):
     for hidden in ("", "-1"):
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
         assert profiles.gpu_visible() is False
+
+
+# Which GPU counts: the one the Keras backend sees, not merely a driver's device file. ----------
+
+
+@pytest.fixture
+def machine(monkeypatch, no_env):
+    """Pretend hardware, ``machine(driver, gpus)``; returns a list that grows per backend query."""
+    import course.env
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    profiles.backend_sees_gpu.cache_clear()
+    asked = []
+
+    def pretend(driver: bool, gpus: list[str]):
+        def backend_gpus():
+            asked.append(True)
+            return gpus
+
+        monkeypatch.setattr(profiles, "nvidia_driver_present", lambda: driver)
+        monkeypatch.setattr(course.env, "backend_gpus", backend_gpus)
+        return asked
+
+    yield pretend
+    profiles.backend_sees_gpu.cache_clear()
+
+
+def test_gpu_profile_when_the_backend_sees_a_gpu(machine):
+    machine(True, ["/physical_device:GPU:0"])
+    assert get_profile() == "gpu"
+
+
+def test_a_driver_without_cuda_libraries_warns_once_and_runs_on_cpu(machine):
+    asked = machine(True, [])
+    with pytest.warns(RuntimeWarning, match="driver is present but the Keras backend sees no GPU"):
+        assert get_profile() == "cpu"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second warning would raise here
+        assert get_profile() == "cpu"
+    assert len(asked) == 1
+
+
+def test_without_a_driver_the_backend_is_not_loaded(machine):
+    asked = machine(False, ["/physical_device:GPU:0"])
+    assert get_profile() == "cpu"
+    assert asked == []
+
+
+@pytest.mark.parametrize(("argument", "environment"), [("cpu", ""), (None, "gpu"), (None, "smoke")])
+def test_an_explicit_profile_never_loads_the_backend(machine, monkeypatch, argument, environment):
+    asked = machine(True, [])
+    monkeypatch.setenv(ENV_VAR, environment)
+    assert get_profile(argument) == (argument or environment)
+    assert asked == []
 
 
 # cnn_digits.config -----------------------------------------------------------------------------

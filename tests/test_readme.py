@@ -1,7 +1,10 @@
-"""The README's results table is generated from benchmarks/results/*.json and stays in sync."""
+"""The README: its results table follows benchmarks/results/*.json, its Python runs as written."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -80,3 +83,41 @@ def test_vae_faces_headline_reads_both_operating_points():
     assert "matched 1% false-positive rate: CNN 85.00%, DB-VAE 87.00%" in headline
     assert "CNN on a balanced set of as many faces 91.00%" in headline
     assert "oracle" not in headline  # arms missing from the results are left out
+
+
+# Python blocks of the README, run as a reader would paste them, on the smoke profile. ------------
+
+CHAPTERS = ("rnn_sentiment", "rnn_music", "cnn_digits", "vae_faces", "dqn_cartpole")
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+
+
+def trained_chapters(block: str) -> list[str]:
+    """Chapters whose saved model the block loads: their smoke run must exist first."""
+    if "load_model" not in block:
+        return []
+    return [chapter for chapter in CHAPTERS if re.search(rf"\b{chapter}\b", block)]
+
+
+BLOCKS = python_blocks(report.README.read_text())
+
+
+def test_python_blocks_are_found():
+    assert BLOCKS, "the README's ```python blocks are no longer found"
+    assert python_blocks("text\n```python\nprint(1)\n```\n```bash\nls\n```\n") == ["print(1)\n"]
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[b.splitlines()[0][:40] for b in BLOCKS])
+def test_readme_python_block_runs_as_written(block, tmp_path):
+    env = {**os.environ, "DL_PROFILE": "smoke", "DL_CHECKPOINT_DIR": str(tmp_path / "runs")}
+
+    def run(*arguments):
+        result = subprocess.run([sys.executable, *arguments], cwd=report.ROOT, env=env,
+                                capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"python {' '.join(arguments)}:\n{result.stderr[-3000:]}"
+
+    for chapter in trained_chapters(block):
+        run("-m", chapter, "--profile", "smoke")
+    run("-c", block)

@@ -1,13 +1,11 @@
 """Chapter 2 package: corpus splitting, windows, stateful generation, ABC tools, resume, CLI."""
 
 import json
-import os
 import re
 import shutil
 import struct
 import sys
 import wave
-from pathlib import Path
 
 import course  # noqa: F401  (quiets TensorFlow before it is imported)
 
@@ -16,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+from course.fetch import SAMPLES_DIR
 from rnn_music.abc_tools import (
     CopyFinder,
     MissingToolError,
@@ -42,8 +41,8 @@ from rnn_music.data import (
 from rnn_music.model import Generator, build_model, softmax_with_temperature
 from rnn_music.train import BudgetSchedule
 
-CORPUS = Path(os.environ.get("DL_DATA_DIR", "/nonexistent")) / "irish_abc" / "irish.abc"
-needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason="DL_DATA_DIR has no irish_abc/")
+# The committed sample is the whole corpus, byte for byte (tests/test_samples.py checks it).
+CORPUS = SAMPLES_DIR / "irish_abc" / "irish.abc"
 needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="no abc2midi")
 
 GOOD_TUNE = "X:1\nT:Good\nM:4/4\nL:1/8\nK:D\nDEFG ABcd|d2A2 F2D2:|\n"
@@ -54,7 +53,6 @@ BROKEN = 'X:3\nT:Broken\nM:4/4\nL:1/8\nK:D\nDEFG ABcd|"xyz"d2A2 F2D2|\n'
 
 # ----------------------------------------------------------------------------- corpus and windows
 
-@needs_corpus
 def test_real_corpus_splits_into_804_tunes_each_starting_at_its_x_line():
     text = CORPUS.read_text()
     tunes = split_tunes(text)
@@ -202,6 +200,13 @@ def test_generation_rejects_bad_start_strings():
         generator.generate("X:1\nQ:", 10)  # "Q" never occurs in VOCAB
     with pytest.raises(ValueError, match="temperature"):
         generator.generate("X:", 10, temperature=-1)
+
+
+def test_a_negative_character_count_is_refused_and_zero_writes_nothing():
+    generator = Generator(_peaked_model(VOCAB), VOCAB)
+    with pytest.raises(ValueError, match="num_characters is -5.*must be >= 0"):
+        generator.generate("X:", -5)
+    assert generator.generate("X:", 0, num_streams=2) == ["X:", "X:"]
 
 
 def test_budget_schedule_warms_up_then_decays_to_zero():
@@ -352,29 +357,36 @@ class _InterruptAtEpoch(keras.callbacks.Callback):
             raise _Interrupt
 
 
-@needs_corpus
 def test_training_resumes_after_an_interruption(tmp_path, capsys):
     from rnn_music.data import load_splits
     from rnn_music.train import train
 
     config = get_config("smoke")
     splits = load_splits(config)
+    keras.utils.set_random_seed(config.seed)
     with pytest.raises(_Interrupt):
         train(splits, config, folder=tmp_path, callbacks=[_InterruptAtEpoch()])
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["epochs_done"] == 1 and not (tmp_path / "model.keras").exists()
     capsys.readouterr()
+    keras.utils.set_random_seed(config.seed + 1)  # everything must come from the checkpoint
     model, history = train(splits, config, folder=tmp_path)
     assert "Resuming" in capsys.readouterr().out
     assert history["val_loss"][0] == saved["history"]["val_loss"][0]
     assert len(history["val_loss"]) == 2 and history["steps"][-1] == config.num_steps
     assert int(model.optimizer.iterations) == config.num_steps
+    # The same windows and dropout masks as a run that was never interrupted.
+    keras.utils.set_random_seed(config.seed)
+    straight_model, straight = train(splits, config, folder=tmp_path / "straight")
+    for name in ("loss", "val_loss"):
+        np.testing.assert_allclose(history[name], straight[name], rtol=1e-5)
+    for resumed, unbroken in zip(model.weights, straight_model.weights, strict=True):
+        np.testing.assert_allclose(resumed, unbroken, rtol=1e-5, atol=1e-6)
     _, again = train(splits, config, folder=tmp_path)
     assert "Loaded the finished run" in capsys.readouterr().out
     assert again == history
 
 
-@needs_corpus
 def test_command_line_writes_samples_metrics_and_figures(tmp_path, monkeypatch):
     from rnn_music.__main__ import main
 

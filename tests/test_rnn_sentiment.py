@@ -1,8 +1,6 @@
 """Chapter 1 package: models, the n-gram baseline, predictions, and the command line."""
 
 import json
-import os
-from pathlib import Path
 
 import course  # noqa: F401  (quiets TensorFlow before it is imported)
 
@@ -18,8 +16,6 @@ from rnn_sentiment.data import make_vectorizer
 from rnn_sentiment.model import MaskedGlobalMaxPooling1D, WordPairIds, build_bilstm, build_srn
 from rnn_sentiment.train import predict_probabilities, predict_sentiment, running_probabilities
 
-IMDB = Path(os.environ.get("DL_DATA_DIR", "/nonexistent")) / "imdb" / "imdb_reviews.csv.gz"
-needs_imdb = pytest.mark.skipif(not IMDB.exists(), reason="DL_DATA_DIR has no imdb/")
 CONFIG = get_config("smoke")
 
 
@@ -123,7 +119,6 @@ def test_baseline_learns_a_separable_toy_problem():
         NBLogisticRegression().fit(["a", "b"], [1, 1])
 
 
-@needs_imdb
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
     from rnn_sentiment.__main__ import main
 

@@ -16,9 +16,6 @@ import pytest
 from course.fetch import DataFileError
 from rnn_sentiment import data
 
-IMDB = Path(os.environ.get("DL_DATA_DIR", "/nonexistent")) / "imdb" / "imdb_reviews.csv.gz"
-needs_imdb = pytest.mark.skipif(not IMDB.exists(), reason="DL_DATA_DIR has no imdb/")
-
 FAKE_REVIEWS = {
     "aclImdb/train/pos/10_9.txt": "Loved it.<br /><br />A gem, truly!",
     "aclImdb/train/pos/2_8.txt": 'Great fun, "quoted", with commas',
@@ -90,11 +87,12 @@ def test_broken_files_get_one_clear_error(tmp_path, monkeypatch):
         data.check_imdb_csv(bad_csv)
 
 
-@needs_imdb
+@pytest.mark.real_data("imdb/imdb_reviews.csv.gz")
 def test_real_file_splits_hold_out_validation_from_train_only():
     splits = data.load_imdb(num_validation=2_500)
     assert (len(splits.x_train), len(splits.x_val), len(splits.x_test)) == (22_500, 2_500, 25_000)
-    table = pd.read_csv(IMDB, keep_default_na=False)
+    shared_csv = Path(os.environ["DL_DATA_DIR"]) / data.IMDB_CSV.relpath
+    table = pd.read_csv(shared_csv, keep_default_na=False)
     train_rows = table[table["split"] == "train"]
     # Train and validation together are exactly the file's training reviews (a partition:
     # duplicate texts in the file appear as often in the splits as in the file).

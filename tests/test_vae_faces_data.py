@@ -1,10 +1,12 @@
-"""Chapter 4 data: the real files, bad inputs, the build step on fake archives, the CLI."""
+"""Chapter 4 data: the real files, bad inputs, the build step's refusals, the CLI.
 
-import csv
-import io
+The build's first run on fake archives is in test_first_run.py.
+"""
+
 import json
 import os
-import zipfile
+import socket
+from dataclasses import replace
 from pathlib import Path
 
 import course  # noqa: F401  (quiets TensorFlow before it is imported)
@@ -13,18 +15,15 @@ import course  # noqa: F401  (quiets TensorFlow before it is imported)
 import keras
 import numpy as np
 import pytest
-from PIL import Image
+from test_first_run import fake_fairface, fake_tinyimagenet
 
 from course.fetch import DataFileError
 from vae_faces import build
 from vae_faces.config import RACES, get_config
 from vae_faces.data import (
     FAIRFACE,
-    NONFACE_LABELS,
     TINYIMAGENET,
     check_images,
-    check_jpeg_npz,
-    decode_jpegs,
     evaluation_indices,
     load_splits,
     locate,
@@ -33,9 +32,13 @@ from vae_faces.data import (
 )
 
 SHARED = Path(os.environ.get("DL_DATA_DIR", "/nonexistent"))
-needs_faces = pytest.mark.skipif(
-    not (SHARED / FAIRFACE.relpath).exists(), reason="DL_DATA_DIR has no faces/"
-)
+needs_faces = pytest.mark.real_data(FAIRFACE.relpath, TINYIMAGENET.relpath)
+
+
+def small_config(**overrides):
+    """The smoke profile's sizes under the cpu profile's name, so the real files are read
+    (a config whose profile is smoke reads the committed samples)."""
+    return replace(get_config("smoke", **overrides), profile="cpu")
 
 
 @needs_faces
@@ -50,7 +53,7 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
     assert not set(held_out) & set(trained)
     assert {r: int(np.sum(race[trained] == r)) for r in RACES} == counts
 
-    config = get_config("smoke")
+    config = small_config()
     splits = load_splits(config)
     size = config.image_size
     assert splits.x_train.shape[1:] == (size, size, 3) and splits.x_train.dtype == np.uint8
@@ -69,7 +72,7 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
     assert not any(row.tobytes() in calibration_rows
                    for row in splits.x_eval.reshape(len(splits.x_eval), -1))
     # Another mix of training faces leaves the evaluation set (faces and non-faces) unchanged.
-    other = load_splits(get_config("smoke", train_counts={r: 5 for r in RACES}))
+    other = load_splits(small_config(train_counts={r: 5 for r in RACES}))
     np.testing.assert_array_equal(other.x_eval, splits.x_eval)
     np.testing.assert_array_equal(other.x_train[other.y_train == 0],
                                   splits.x_train[splits.y_train == 0])
@@ -79,7 +82,7 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
         num_nonfaces = len(arrays["offsets"]) - 1
     spare = num_nonfaces - len(splits.x_eval) // 2 - config.num_calibration_nonfaces
     with pytest.raises(ValueError, match="num_calibration_nonfaces"):
-        load_splits(get_config("smoke", num_train_nonfaces=spare + 1))
+        load_splits(small_config(num_train_nonfaces=spare + 1))
 
 
 def test_bad_images_and_groups_get_clear_errors():
@@ -110,10 +113,26 @@ def test_resize_averages_blocks():
 
 
 def test_missing_and_corrupt_files_are_reported(tmp_path, monkeypatch):
-    monkeypatch.setenv("DL_DATA_DIR", str(tmp_path / "shared"))
-    with pytest.raises(DataFileError, match="vae_faces.build"):
+    monkeypatch.setenv("DL_PROFILE", "cpu")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    monkeypatch.setenv("DL_DATA_DIR", str(shared))
+    # Missing everywhere and the source unreachable: one error naming the file, the URL that
+    # failed, and where a copy can go; nothing half-built is left behind.
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/train.parquet"
+    monkeypatch.setattr(build, "FAIRFACE_PARQUETS", {
+        split: tuple(replace(f, url=dead) for f in files)
+        for split, files in build.FAIRFACE_PARQUETS.items()})
+    with pytest.raises(DataFileError) as error:
         locate(FAIRFACE, cache_dir=tmp_path / "cache")
-    bad = tmp_path / "shared" / FAIRFACE.relpath
+    assert "fairface_faces_64_jpeg.npz could not be built" in str(error.value)
+    assert dead in str(error.value) and "DL_DATA_DIR" in str(error.value)
+    assert not [path for path in (tmp_path / "cache").rglob("*") if path.is_file()]
+    assert not any(shared.iterdir())
+
+    bad = shared / FAIRFACE.relpath
     bad.parent.mkdir(parents=True)
     np.savez(bad, jpeg=np.zeros(10, np.uint8), offsets=np.array([0, 4, 12]))
     with pytest.raises(DataFileError, match="offsets"):
@@ -124,86 +143,51 @@ def test_missing_and_corrupt_files_are_reported(tmp_path, monkeypatch):
         locate(FAIRFACE, cache_dir=tmp_path / "cache")
 
 
-def _jpeg(rng, size=(80, 80)) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(out, "JPEG")
-    return out.getvalue()
+def test_the_smoke_profile_reads_the_sample_and_never_builds(tmp_path, monkeypatch):
+    import course.fetch
+
+    sample = tmp_path / "samples" / TINYIMAGENET.relpath
+    sample.parent.mkdir(parents=True)
+    build.build_nonfaces(sample, fake_tinyimagenet(tmp_path / "tiny.zip"), total=6,
+                         progress=False)
+    monkeypatch.setattr(course.fetch, "SAMPLES_DIR", tmp_path / "samples")
+    monkeypatch.setenv("DL_PROFILE", "smoke")
+    monkeypatch.delenv("DL_DATA_DIR", raising=False)
+    monkeypatch.setattr(build, "build_file", lambda *a, **k: pytest.fail("built under smoke"))
+    assert locate(TINYIMAGENET, cache_dir=tmp_path / "cache") == sample
 
 
-def _fake_fairface(folder: Path, rng, train_per_cell=3, val_per_cell=2):
-    paths = {"zip": folder / "fairface.zip", "train": folder / "train.csv",
-             "val": folder / "val.csv"}
-    with zipfile.ZipFile(paths["zip"], "w") as archive:
-        for split, per_cell in (("train", train_per_cell), ("val", val_per_cell)):
-            rows, number = [], 1
-            for race in RACES:
-                for gender in ("Male", "Female"):
-                    for _ in range(per_cell):
-                        name = f"{split}/{number}.jpg"
-                        archive.writestr(name, _jpeg(rng))
-                        rows.append({"file": name, "age": "20-29", "gender": gender,
-                                     "race": race, "service_test": "True"})
-                        number += 1
-            with open(paths[split], "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
-    return paths
+def test_build_refuses_a_release_that_is_not_fairface(tmp_path, monkeypatch):
+    out = tmp_path / "faces.npz"
+    parquets = fake_fairface(tmp_path / "release", {"train": 2, "val": 1})
+    monkeypatch.setattr(build, "FAIRFACE_ROWS", {"train": 14 * 3, "val": 14 * 2})
+    with pytest.raises(DataFileError, match="fewer than the 3 to draw"):
+        build.build_faces(out, parquets, train_per_cell=3, val_per_cell=1, progress=False)
+
+    monkeypatch.setattr(build, "FAIRFACE_ROWS", {"train": 86_744, "val": 14 * 2})
+    with pytest.raises(DataFileError, match="train has 42 rows .* not the 86744"):
+        build.build_faces(out, parquets, progress=False)
+
+    monkeypatch.setattr(build, "FAIRFACE_ROWS", {"train": 14 * 3, "val": 14 * 2})
+    shuffled = {**build.LABEL_NAMES, "race": tuple(sorted(build.RACE_NAMES))}
+    with pytest.raises(DataFileError, match="race labels are"):
+        build.build_faces(out, fake_fairface(tmp_path / "relabelled", {"train": 2, "val": 1},
+                                             shuffled), progress=False)
+
+    import pyarrow.parquet as pq
+
+    pq.write_table(pq.read_table(parquets["val"][0]).drop_columns(["race"]), parquets["val"][0])
+    with pytest.raises(DataFileError, match="not FairFace's parquet release"):
+        build.build_faces(out, parquets, progress=False)
+    assert not out.exists()
 
 
-def _fake_tinyimagenet(path: Path, rng):
-    classes = {"n001": "goldfish, Carassius auratus", "n002": "apron", "n003": "teapot"}
-    root = "tiny-imagenet-200/"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(root + "wnids.txt", "\n".join(classes))
-        archive.writestr(root + "words.txt",
-                         "\n".join(f"{w}\t{name}" for w, name in classes.items()))
-        lines = []
-        for index, wnid in enumerate([*classes] * 2):
-            archive.writestr(f"{root}val/images/val_{index}.JPEG", _jpeg(rng, (64, 64)))
-            lines.append(f"val_{index}.JPEG\t{wnid}\t0\t0\t10\t10")
-        archive.writestr(root + "val/val_annotations.txt", "\n".join(lines))
-        for wnid in classes:
-            for number in range(5):
-                archive.writestr(f"{root}train/{wnid}/images/{wnid}_{number}.JPEG",
-                                 _jpeg(rng, (64, 64)))
-    return path
-
-
-def test_build_step_on_fake_archives(tmp_path):
-    rng = np.random.default_rng(0)
-    fairface = _fake_fairface(tmp_path, rng)
-    tiny = _fake_tinyimagenet(tmp_path / "tiny.zip", rng)
-    out = tmp_path / "faces"
-    build.main(["--fairface-zip", str(fairface["zip"]),
-                "--fairface-train-csv", str(fairface["train"]),
-                "--fairface-val-csv", str(fairface["val"]),
-                "--tinyimagenet-zip", str(tiny), "--out", str(out),
-                "--train-per-cell", "2", "--val-per-cell", "1", "--nonfaces", "9"])
-    faces_path = out / "fairface_faces_64_jpeg.npz"
-    FAIRFACE.check(faces_path)
-    with np.load(faces_path) as arrays:
-        images = decode_jpegs(arrays["jpeg"], arrays["offsets"])
-        race, split = arrays["faces_race"], arrays["faces_split"]
-        group = arrays["faces_group"]
-    assert images.shape == (7 * 2 * 3, 64, 64, 3)
-    assert np.sum(split == "train") == 28 and np.sum(split == "val") == 14
-    assert all(np.sum((race == r) & (split == "val")) == 2 for r in RACES)
-    assert set(group) == {f"{r}/{g}" for r in RACES for g in ("Male", "Female")}
-
-    nonfaces_path = out / "tinyimagenet_nonfaces_64_jpeg.npz"
-    check_jpeg_npz(nonfaces_path, NONFACE_LABELS)
-    with np.load(nonfaces_path) as arrays:
-        names, split = arrays["nonfaces_class"], arrays["nonfaces_split"]
-        assert decode_jpegs(arrays["jpeg"], arrays["offsets"]).shape == (9, 64, 64, 3)
-    assert "apron" not in set(names)  # person-centric class dropped
-    assert set(names) == {"goldfish", "teapot"}
-    assert np.sum(split == "val") == 4  # both val images of each kept class come first
-    assert list(split[:4]) == ["val"] * 4
-
-    with pytest.raises(DataFileError, match="fewer"):
-        build.build_fairface(fairface["zip"], fairface["train"], fairface["val"],
-                             tmp_path / "x.npz", train_per_cell=99)
+def test_build_refuses_more_nonfaces_than_the_zip_holds(tmp_path):
+    tiny = fake_tinyimagenet(tmp_path / "tiny.zip")
+    with pytest.raises(DataFileError, match="fewer than the 31 asked for"):
+        build.build_nonfaces(tmp_path / "nonfaces.npz", tiny, total=31, progress=False)
+    with pytest.raises(DataFileError, match="not a readable zip"):
+        build.check_tinyimagenet_zip(tmp_path / "tiny.zip.missing")
 
 
 def test_resampling_uses_the_current_model_before_each_epoch():
@@ -236,7 +220,6 @@ def test_resampling_uses_the_current_model_before_each_epoch():
         Resample(uniform, races, get_config("smoke", resampling="inverse"))
 
 
-@needs_faces
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
     from vae_faces.__main__ import main
 
@@ -257,3 +240,43 @@ def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, caps
     again = main(["--profile", "smoke"])  # second run: loaded, not retrained
     assert capsys.readouterr().out.count("Loaded the finished run") == 2
     assert again["metrics"] == report["metrics"]
+
+
+def test_a_damaged_jpeg_is_reported_with_its_file_and_index():
+    from io import BytesIO
+
+    from PIL import Image
+
+    from vae_faces.data import decode_jpegs
+
+    encoded = BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(encoded, format="JPEG")
+    good = encoded.getvalue()
+    images = [good, good, b"not a jpeg at all", good[: len(good) // 2]]
+    buffer = np.frombuffer(b"".join(images), np.uint8)
+    offsets = np.cumsum([0] + [len(image) for image in images])
+    source = Path("data/faces/fairface_faces_64_jpeg.npz")
+    assert decode_jpegs(buffer, offsets, [0, 1], source=source).shape == (2, 64, 64, 3)
+    with pytest.raises(DataFileError, match=r"^data/faces/fairface_faces_64_jpeg\.npz: image 2 is"):
+        decode_jpegs(buffer, offsets, source=source)
+    with pytest.raises(DataFileError, match=r"image 3 is not a readable JPEG.*damaged"):
+        decode_jpegs(buffer, offsets, [3], source=source)
+
+
+def test_the_loader_names_the_damaged_file_it_read(tmp_path, monkeypatch):
+    # A shared copy of the sample faces with every image's bytes scrambled: the structure
+    # (offsets, labels) still passes, so the damage only shows when an image is decoded.
+    from course.fetch import SAMPLES_DIR
+
+    damaged = tmp_path / FAIRFACE.relpath
+    damaged.parent.mkdir(parents=True)
+    with np.load(SAMPLES_DIR / FAIRFACE.relpath) as sample:
+        arrays = {key: sample[key] for key in sample.files}
+    arrays["jpeg"] = arrays["jpeg"].copy()
+    arrays["jpeg"][:] = 7
+    np.savez(damaged, **arrays)
+    (tmp_path / TINYIMAGENET.relpath).symlink_to(SAMPLES_DIR / TINYIMAGENET.relpath)
+    monkeypatch.setenv("DL_DATA_DIR", str(tmp_path))
+    config = small_config(num_calibration_nonfaces=10, train_counts={race: 1 for race in RACES})
+    with pytest.raises(DataFileError, match=rf"^{damaged}: image \d+ is not a readable JPEG"):
+        load_splits(config)

@@ -12,7 +12,7 @@ import json
 import numpy as np
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
-from course.checkpoint import atomic_write_text
+from course.atomic import atomic_write_text
 from course.env import environment_report, set_seed
 from course.figures import save_figure
 from course.profiles import profile_from_command_line
@@ -20,20 +20,22 @@ from vae_faces import plots
 from vae_faces.config import RACES, get_config
 from vae_faces.data import load_mit_test_faces, load_splits
 from vae_faces.metrics import bootstrap_intervals, summarize
-from vae_faces.model import build_cnn, build_dbvae
 from vae_faces.resampling import sampling_weights
-from vae_faces.train import (
-    face_probabilities,
-    interpolate,
-    latent_means,
-    reconstruct,
-    run_dir,
-    train,
-)
 
 
 def main(argv=None) -> dict:
     config = get_config(profile_from_command_line(__doc__, argv))
+    # Imported only once the command line is read: they load TensorFlow (seconds), and a
+    # mistyped --profile or --help should answer at once.
+    from vae_faces.model import build_cnn, build_dbvae
+    from vae_faces.train import (
+        face_probabilities,
+        interpolate,
+        latent_means,
+        reconstruct,
+        run_dir,
+        train,
+    )
     print(environment_report(config.profile), flush=True)
     out = run_dir(config)
     splits = load_splits(config)
@@ -75,7 +77,7 @@ def main(argv=None) -> dict:
                 out / "reconstructions.png")
     save_figure(plots.plot_interpolation(interpolate(dbvae, eval_faces[0], eval_faces[1])),
                 out / "interpolation.png")
-    test_faces, groups = load_mit_test_faces(config.image_size)
+    test_faces, groups = load_mit_test_faces(config.image_size, profile=config.profile)
     test_probabilities = {name: face_probabilities(m, test_faces) for name, m in models.items()}
     save_figure(plots.plot_test_faces(test_faces, groups, test_probabilities),
                 out / "mit_test_faces.png")

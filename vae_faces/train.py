@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course.checkpoint import fit_resumable, runs_root
+from course.checkpoint import fit_resumable, runs_root, save_final_model, shuffled_batches
 from course.progress import TqdmProgress
 from vae_faces.config import RACES, RESAMPLING_MODES, FacesConfig
 from vae_faces.data import FaceSplits, make_dataset, scale_images
@@ -141,14 +141,6 @@ class Resample(keras.callbacks.Callback):
             logs[f"share_{race}"] = float(probabilities[self.face_race == race].sum())
 
 
-def _finish(model: keras.Model, folder: Path) -> None:
-    final = folder / "model.keras"
-    if not final.exists():
-        tmp = folder / ".tmp-model.keras"
-        model.save(tmp)
-        tmp.replace(final)
-
-
 def train(
     model: keras.Model, splits: FaceSplits, config: FacesConfig, folder: Path | None = None,
     callbacks: list | tuple = (), validate: bool = True,
@@ -174,15 +166,18 @@ def train(
         train_data = sampler.dataset()
         extra.append(Resample(sampler, splits.race_train[faces], config))
     else:
-        train_data = make_dataset(
-            splits.x_train, splits.y_train, config.batch_size, shuffle=True, seed=config.seed
+        # Each epoch's order comes from (seed, epoch), as the sampler's draws do, so a resumed
+        # run trains as an unbroken one.
+        train_data = shuffled_batches(
+            (splits.x_train, splits.y_train), config.batch_size, config.seed,
+            transform=lambda images, labels: (scale_images(images), labels.astype("float32")),
         )
     fingerprint = {**config.as_dict(), "model": model.name, "num_epochs": num_epochs}
     history = fit_resumable(
         model, train_data, num_epochs=num_epochs, folder=folder, config=fingerprint,
         validation_data=val_data, callbacks=[TqdmProgress(model.name), *extra, *callbacks],
     )
-    _finish(model, folder)
+    save_final_model(model, folder)
     return history
 
 

@@ -1,0 +1,56 @@
+"""Shared test settings: tests that need the real data sets, and one line on what was skipped.
+
+A test marked ``@pytest.mark.real_data("mnist/mnist.npz", ...)`` runs only when ``$DL_DATA_DIR``
+holds those files (CI points it at the course's shared copy); everything else, the notebook
+runs included, works on a bare clone with the samples in ``data/samples/``.
+"""
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+
+def real_data_dir() -> Path | None:
+    """``$DL_DATA_DIR`` as a Path, or None when it is not set."""
+    folder = os.environ.get("DL_DATA_DIR")
+    return Path(folder) if folder else None
+
+
+@pytest.fixture(autouse=True)
+def no_profile_from_the_shell(monkeypatch):
+    """Tests choose their profile themselves; a DL_PROFILE in the shell must not leak in."""
+    monkeypatch.delenv("DL_PROFILE", raising=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "real_data(*relpaths): needs these files under $DL_DATA_DIR, else skipped"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    folder = real_data_dir()
+    for item in items:
+        marker = item.get_closest_marker("real_data")
+        if marker is None:
+            continue
+        if folder is None:
+            reason = "needs the real data sets: DL_DATA_DIR is not set"
+        else:
+            missing = [path for path in marker.args if not (folder / path).exists()]
+            if not missing:
+                continue
+            reason = f"needs the real data sets: DL_DATA_DIR={folder} has no {', '.join(missing)}"
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per reason for skipping, naming the tests (pytest's own list is one per test)."""
+    by_reason = defaultdict(list)
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        by_reason[reason.removeprefix("Skipped: ")].append(report.nodeid.split("::")[-1])
+    for reason, names in sorted(by_reason.items()):
+        terminalreporter.write_line(f"skipped {len(names)} ({reason}): {', '.join(names)}")
