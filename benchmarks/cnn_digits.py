@@ -27,7 +27,7 @@ import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported
 from cnn_digits.config import get_config
 from cnn_digits.data import load_mnist, make_dataset, scale_images
 from cnn_digits.model import build_cnn
-from cnn_digits.train import compile_model
+from cnn_digits.train import compile_model, training_batches
 from course.env import describe_device, set_seed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cnn_digits.json"
@@ -90,11 +90,10 @@ def build_keras_io_convnet() -> keras.Model:
     )
 
 
-def timed_fit(model, x_train, y_train, x_test, y_test, batch_size, num_epochs, seed):
-    """Fit on a tf.data pipeline; return (final test accuracy, train seconds, seconds to 99%)."""
+def timed_fit(model, data, x_test, y_test, num_epochs, seed, callbacks=()):
+    """Fit on ``data``; return (final test accuracy, train seconds, seconds to 99%)."""
     clock = TestAccuracyClock(x_test, y_test)
-    data = make_dataset(x_train, y_train, batch_size, shuffle=True, seed=seed)
-    model.fit(data, epochs=num_epochs, callbacks=[clock], shuffle=False, verbose=0)
+    model.fit(data, epochs=num_epochs, callbacks=[*callbacks, clock], shuffle=False, verbose=0)
     final_accuracy = clock.curve[-1][1]
     print(
         f"  {model.name} seed {seed}: test accuracy {final_accuracy:.4f}, "
@@ -112,9 +111,10 @@ def run_ours(config, seed):
     model = build_cnn(config, augment=True)
     steps = len(splits.x_train) // config.batch_size * config.augmented_epochs
     compile_model(model, config, total_steps=steps)
+    batches = training_batches(splits, config.batch_size, seed)  # the chapter's own pipeline
     return timed_fit(
-        model, splits.x_train, splits.y_train, splits.x_test, splits.y_test,
-        config.batch_size, config.augmented_epochs, seed,
+        model, batches.dataset(), splits.x_test, splits.y_test, config.augmented_epochs, seed,
+        callbacks=[batches],
     )
 
 
@@ -123,9 +123,8 @@ def run_reference(seed, num_epochs=15):
     splits = load_mnist(num_validation=6_000)  # keras.io holds out 10% with validation_split
     model = build_keras_io_convnet()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return timed_fit(
-        model, splits.x_train, splits.y_train, splits.x_test, splits.y_test, 128, num_epochs, seed
-    )
+    data = make_dataset(splits.x_train, splits.y_train, 128, shuffle=True, seed=seed)
+    return timed_fit(model, data, splits.x_test, splits.y_test, num_epochs, seed)
 
 
 def main(argv=None):

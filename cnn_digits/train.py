@@ -12,6 +12,17 @@ from cnn_digits.data import DigitSplits, make_dataset, scale_images
 from course.checkpoint import fit_and_save, runs_root, shuffled_batches
 
 
+def training_batches(splits: DigitSplits, batch_size: int, seed: int):
+    """Scaled training batches in an order drawn from (seed, epoch) (``shuffled_batches``).
+
+    A resumed run trains as an unbroken one; scaling per batch keeps the images uint8 in memory.
+    """
+    return shuffled_batches(
+        (splits.x_train, splits.y_train), batch_size, seed,
+        transform=lambda images, labels: (scale_images(images), labels),
+    )
+
+
 def run_dir(config: DigitsConfig) -> Path:
     """Where this profile's models, histories and figures go (one folder per profile)."""
     return runs_root() / "cnn_digits" / config.profile
@@ -61,12 +72,7 @@ def train(
     folder = Path(folder or run_dir(config) / model.name)
     steps_per_epoch = len(splits.x_train) // config.batch_size  # the last partial batch is dropped
     compile_model(model, config, total_steps=steps_per_epoch * num_epochs)
-    # Each epoch's order comes from (seed, epoch), so a resumed run trains as an unbroken one;
-    # scaling per batch keeps the training images as uint8 in memory.
-    train_data = shuffled_batches(
-        (splits.x_train, splits.y_train), config.batch_size, config.seed,
-        transform=lambda images, labels: (scale_images(images), labels),
-    )
+    train_data = training_batches(splits, config.batch_size, config.seed)
     val_data = make_dataset(splits.x_val, splits.y_val, 1000, shuffle=False)
     if config.weight_averaging_momentum is not None:
         # Validate the averaged weights, the ones the finished model will have.

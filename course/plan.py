@@ -12,19 +12,12 @@ from pathlib import Path
 
 from course.fetch import RemoteFile, default_cache_dir
 
-# Download sizes in bytes for the files whose RemoteFile does not carry one: Keras's mnist.npz
-# as its own download log prints it (the shared copy is a re-encoding, 11,490,519 bytes), the
-# aclImdb tarball as tensorflow-datasets records it, irish.abc and the 20 MIT test-face PNGs as
-# SOURCES.md of the shared data lists them.
-SIZES = {
-    "mnist/mnist.npz": 11_490_434,
-    "imdb/aclImdb_v1.tar.gz": 84_125_825,
-    "irish_abc/irish.abc": 197_618,
-}
+# The 20 MIT test-face PNGs, as SOURCES.md of the shared data lists them (every other download's
+# size is on its RemoteFile).
 MIT_TEST_FACES_BYTES = 2_045_900
 
 # Minutes per notebook on the cpu profile on two CPU cores, estimated from the training times
-# the committed cpu runs print (1: 151 s of training; 2: its 540 s budget plus sampling; 3: 290 s;
+# the committed cpu runs print (1: 151 s of training; 2: 1,750 steps, ~520 s, + sampling; 3: 290 s;
 # 4: about 30 s of training, then the evaluation; 5: 53 s of DQN plus the tabular agent and the
 # animation), plus a margin for loading data and drawing. A run records its real time in the
 # notebook's metadata (``course.notebooks.execute``); that record, for the same profile, wins.
@@ -89,7 +82,7 @@ def download_bytes(need: Need) -> tuple[int, bool]:
     for remote in need.downloads:
         if _found(remote.relpath):
             continue
-        size = remote.size or SIZES.get(remote.relpath)
+        size = remote.size
         known = known and size is not None
         total += size or 0
     return total, known

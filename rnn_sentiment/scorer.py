@@ -145,6 +145,7 @@ def load_best_model(
         weight = float(manifest["blend_weight"])
     except (ValueError, TypeError, KeyError) as error:
         raise missing(f"{MANIFEST} is unreadable: {error!r}") from None
+    profile = config.profile  # the run to repeat, whatever folder was given
     if saved_format != FORMAT:
         raise missing(f"{MANIFEST} is of format {saved_format!r}, not {FORMAT}")
     if name not in MODELS:
@@ -164,7 +165,7 @@ def load_best_model(
         if network:
             path = folder / network / "model.keras"
             scorer.network = keras.models.load_model(path, compile=False)
-            vocabulary = (folder / VOCABULARY).read_text(encoding="utf-8").split("\n")[:-1]
+            vocabulary = (folder / VOCABULARY).read_text(encoding="utf-8").splitlines()
             scorer.vectorizer = make_vectorizer(vocabulary=vocabulary)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise missing(f"a file could not be read: {error}") from None

@@ -24,6 +24,23 @@ def no_profile_from_the_shell(monkeypatch):
     monkeypatch.delenv("DL_PROFILE", raising=False)
 
 
+@pytest.fixture(scope="session")
+def cnn_digits_smoke_run(tmp_path_factory) -> tuple[Path, str]:
+    """Chapter 3's command line run once on the smoke profile (its models train for a minute),
+    shared by the tests that need trained models: (the runs folder, what the run printed)."""
+    import contextlib
+    import io
+
+    from cnn_digits.__main__ import main
+
+    runs = tmp_path_factory.mktemp("runs")
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setenv("DL_CHECKPOINT_DIR", str(runs))
+        main(["--profile", "smoke"])
+    return runs, printed.getvalue()
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "real_data(*relpaths): needs these files under $DL_DATA_DIR, else skipped"

@@ -93,12 +93,14 @@ def test_models_map_a_batch_of_digits_to_class_probabilities():
         build_cnn(None, augment=True)
 
 
-def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
+@pytest.mark.xdist_group("cnn_digits_smoke_run")  # one worker trains the shared run once
+def test_command_line_trains_writes_and_then_reloads(cnn_digits_smoke_run, monkeypatch, capsys):
     from cnn_digits.__main__ import main
 
-    monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path))
-    main(["--profile", "smoke"])
-    out = tmp_path / "cnn_digits" / "smoke"
+    runs, first_output = cnn_digits_smoke_run
+    assert "Loaded the finished run" not in first_output  # the first run trained every model
+    monkeypatch.setenv("DL_CHECKPOINT_DIR", str(runs))
+    out = runs / "cnn_digits" / "smoke"
     metrics = json.loads((out / "metrics.json").read_text())["test_accuracy"]
     assert set(metrics) == {"mlp", "cnn", "cnn_augmented"}
     for name in ("histories", "confusion", "misclassified", "own_digits"):

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -109,15 +110,21 @@ def test_python_blocks_are_found():
     assert python_blocks("text\n```python\nprint(1)\n```\n```bash\nls\n```\n") == ["print(1)\n"]
 
 
+@pytest.mark.xdist_group("cnn_digits_smoke_run")  # one worker trains the shared run once
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.splitlines()[0][:40] for b in BLOCKS])
-def test_readme_python_block_runs_as_written(block, tmp_path):
-    env = {**os.environ, "DL_PROFILE": "smoke", "DL_CHECKPOINT_DIR": str(tmp_path / "runs")}
-
-    def run(*arguments):
-        result = subprocess.run([sys.executable, *arguments], cwd=report.ROOT, env=env,
-                                capture_output=True, text=True, timeout=900)
-        assert result.returncode == 0, f"python {' '.join(arguments)}:\n{result.stderr[-3000:]}"
-
+def test_readme_python_block_runs_as_written(block, tmp_path, request):
+    runs = tmp_path / "runs"
     for chapter in trained_chapters(block):
-        run("-m", chapter, "--profile", "smoke")
-    run("-c", block)
+        if chapter == "cnn_digits":  # trained once for the whole session (tests/conftest.py)
+            runs = request.getfixturevalue("cnn_digits_smoke_run")[0]
+        else:
+            run_python(["-m", chapter, "--profile", "smoke"], runs)
+    run_python(["-c", block], runs)
+
+
+def run_python(arguments: list[str], runs: Path) -> None:
+    """``python <arguments>`` in the project root, on the smoke profile, writing under ``runs``."""
+    env = {**os.environ, "DL_PROFILE": "smoke", "DL_CHECKPOINT_DIR": str(runs)}
+    result = subprocess.run([sys.executable, *arguments], cwd=report.ROOT, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"python {' '.join(arguments)}:\n{result.stderr[-3000:]}"

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from rnn_sentiment import load_best_model
 from rnn_sentiment.baseline import NBLogisticRegression, NgramFeatures, nb_log_count_ratio
 from rnn_sentiment.config import get_config
-from rnn_sentiment.data import make_vectorizer
+from rnn_sentiment.data import load_imdb, make_vectorizer
 from rnn_sentiment.model import MaskedGlobalMaxPooling1D, WordPairIds, build_bilstm, build_srn
+from rnn_sentiment.scorer import MODELS, ModelNotSavedError, SentimentScorer, best_model
 from rnn_sentiment.train import predict_probabilities, predict_sentiment, running_probabilities
 
 CONFIG = get_config("smoke")
@@ -100,17 +102,21 @@ def test_ngram_features_and_nb_ratio_against_hand_counts():
     assert rare.num_features == 4  # every bigram occurs in one review only
 
 
-def test_baseline_learns_a_separable_toy_problem():
-    rng = np.random.default_rng(0)
+def toy_reviews(count: int, seed: int = 0):
+    """Reviews of filler words with one "not good" or "not bad": only bigrams separate them."""
+    rng = np.random.default_rng(seed)
     filler = [f"word{k}" for k in range(40)]
-
-    def review(label):
+    labels = rng.integers(0, 2, size=count)
+    texts = []
+    for label in labels:
         words = list(rng.choice(filler, size=8))
         words.insert(int(rng.integers(0, 8)), "not bad" if label else "not good")
-        return " ".join(words)
+        texts.append(" ".join(words))
+    return texts, labels
 
-    labels = rng.integers(0, 2, size=300)
-    texts = [review(label) for label in labels]
+
+def test_baseline_learns_a_separable_toy_problem():
+    texts, labels = toy_reviews(300)
     # Unigrams alone cannot separate these ("not" is everywhere); bigrams can.
     model = NBLogisticRegression(ngram_max=2, min_count=2, l2=1e-3).fit(texts[:200], labels[:200])
     probabilities = model.predict_proba(texts[200:])
@@ -119,14 +125,59 @@ def test_baseline_learns_a_separable_toy_problem():
         NBLogisticRegression().fit(["a", "b"], [1, 1])
 
 
+def test_baseline_saves_plain_arrays_and_loads_back_the_same_model(tmp_path):
+    texts, labels = toy_reviews(120)
+    model = NBLogisticRegression(ngram_max=3, min_count=2, l2=1e-3).fit(texts, labels)
+    path = model.save(tmp_path / "ngram_model.npz")
+    with np.load(path, allow_pickle=False) as saved:  # would raise on any pickled object
+        assert all(saved[key].dtype != object for key in saved.files)
+    loaded = NBLogisticRegression.load(path)
+    assert (loaded.ngram_max, loaded.min_count, loaded.l2) == (3, 2, 1e-3)
+    assert loaded.features.word_ids == model.features.word_ids
+    new = ["word3 not bad word7", "not good at all", "an unseen review"]
+    np.testing.assert_array_equal(loaded.predict_proba(new), model.predict_proba(new))
+
+
+def test_scorer_refuses_what_is_not_a_list_of_reviews():
+    texts, labels = toy_reviews(100)
+    ngrams = NBLogisticRegression(ngram_max=2, l2=1e-3).fit(texts, labels)
+    scorer = SentimentScorer("nb_logistic_regression", CONFIG, ngram_model=ngrams)
+    np.testing.assert_array_equal(scorer.predict_proba(texts[:3]), ngrams.predict_proba(texts[:3]))
+    assert scorer.predict_proba([]).shape == (0,)
+    with pytest.raises(TypeError, match="list of reviews"):
+        scorer.predict_proba("one review as a string")
+    with pytest.raises(ValueError, match="review 1: the review has no words"):
+        scorer.predict_proba(["fine film", "  ..."])
+    with pytest.raises(TypeError, match="review 0"):
+        scorer.predict_proba([None])
+
+
+def test_best_model_is_the_most_accurate_on_validation_and_the_simplest_on_a_tie():
+    accuracy = dict.fromkeys(MODELS, 0.8)
+    assert best_model(accuracy) == "nb_logistic_regression"
+    assert best_model({**accuracy, "bilstm": 0.81}) == "bilstm"
+    assert best_model({**accuracy, "bilstm": 0.81, "bilstm_plus_nb": 0.81}) == "bilstm"
+
+
+def test_load_best_model_without_a_run_says_which_command_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path))
+    with pytest.raises(ModelNotSavedError, match=r"python -m rnn_sentiment --profile smoke"):
+        load_best_model(profile="smoke")
+    (tmp_path / "garbled").mkdir()
+    (tmp_path / "garbled" / "best_model.json").write_text("{not json")
+    with pytest.raises(ModelNotSavedError, match="unreadable"):
+        load_best_model(tmp_path / "garbled", profile="smoke")
+
+
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
     from rnn_sentiment.__main__ import main
 
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path))
     main(["--profile", "smoke"])
     out = tmp_path / "rnn_sentiment" / "smoke"
-    metrics = json.loads((out / "metrics.json").read_text())["test_accuracy"]
-    assert set(metrics) == {"nb_logistic_regression", "srn", "bilstm", "bilstm_plus_nb"}
+    results = json.loads((out / "metrics.json").read_text())
+    metrics = results["test_accuracy"]
+    assert set(metrics) == set(results["validation_accuracy"]) == set(MODELS)
     assert all(0 <= value <= 1 for value in metrics.values())
     for name in ("histories", "review_lengths", "running_probability_0"):
         assert (out / f"{name}.png").stat().st_size > 1000
@@ -134,8 +185,26 @@ def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, caps
     assert vocabulary[:2] == ["", "[UNK]"] and len(vocabulary) <= CONFIG.vocabulary_size
     model = keras.models.load_model(out / "bilstm" / "model.keras")
     assert model.output_shape == (None, 1)
+
+    # Every model the command line reports scores new text as it scored the test reviews.
+    splits = load_imdb(CONFIG.num_validation, CONFIG.num_train, CONFIG.num_test, profile="smoke")
+    with np.load(out / "test_probabilities.npz", allow_pickle=False) as saved:
+        reported = {name: saved[name] for name in saved.files}
+    best = load_best_model(profile="smoke")
+    assert best.name == best_model(results["validation_accuracy"])
+    for name in MODELS:
+        scorer = best if name == best.name else load_best_model(out, name=name)
+        scores = scorer.predict_proba(list(splits.x_test))
+        np.testing.assert_allclose(scores, reported[name], rtol=1e-5, atol=1e-6)
+        assert np.mean((reported[name] > 0.5) == splits.y_test) == metrics[name]
+
     capsys.readouterr()
     main(["--profile", "smoke"])  # second run: the networks are loaded, not retrained
     printed = capsys.readouterr().out
     assert printed.count("Loaded the finished run") == 2
-    assert json.loads((out / "metrics.json").read_text())["test_accuracy"] == metrics
+    assert json.loads((out / "metrics.json").read_text()) == results
+
+    (out / "bilstm" / "model.keras").unlink()
+    with pytest.raises(ModelNotSavedError, match=r"model.keras missing.*--profile smoke"):
+        load_best_model(out, name="bilstm_plus_nb")
+    assert load_best_model(out, name="nb_logistic_regression").network is None

@@ -122,7 +122,9 @@ FAIRFACE_PARQUETS = {
     "train": (
         _fairface_file(
             "train-00000-of-00002-d405faba4f4b9b85.parquet",
-            "acebfc4a735050d0ee618b3c690ad91e1b11bcc25151f398f06990bc15e99d06", None,
+            "acebfc4a735050d0ee618b3c690ad91e1b11bcc25151f398f06990bc15e99d06",
+            # not on its page: the card's download size less the other two files'
+            FAIRFACE_DOWNLOAD_BYTES - 250_217_804 - 63_189_799,
         ),
         _fairface_file(
             "train-00001-of-00002-dd3cb68164727418.parquet",
