@@ -26,8 +26,8 @@ class MusicConfig:
     batch_size: int = 32
     learning_rate: float = 5e-3  # peak; a cosine decay takes it down as training progresses
     # A fixed number of steps, so a rerun reproduces the run; the cpu profile's 1,750 steps (7
-    # checkpoints) take about 9 minutes on two cores. Only the benchmark stops on the clock
-    # (``train_seconds``), to compare recipes at equal time.
+    # checkpoints) took 9 to 17 minutes on two cores (machines here vary 2x). Only the benchmark
+    # stops on the clock (``train_seconds``), to compare recipes at equal time.
     num_steps: int = 1_750
     train_seconds: float | None = None
     steps_per_checkpoint: int = 250  # one Keras "epoch": a checkpoint and a held-out evaluation
