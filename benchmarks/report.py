@@ -23,7 +23,8 @@ CHAPTERS = [
     ("02_rnn_music", "rnn_music", "character-level LSTM on Irish folk tunes; sampling; listening"),
     ("03_cnn_digits", "cnn_digits", "1-D/2-D convolution, cross-correlation, stride, padding, "
      "pooling; MLP vs CNN on MNIST; augmentation; your own handwritten digits"),
-    ("04_vae_faces", "vae_faces", "VAE and debiasing VAE; face detection; bias per group"),
+    ("04_vae_faces", "vae_faces",
+     "VAE and debiasing VAE; face detection; bias per skin-tone group"),
     ("05_dqn_cartpole", "dqn_cartpole", "Q-learning, DQN, target network; CartPole"),
 ]
 
@@ -68,26 +69,25 @@ def rnn_music_headline(result: dict) -> str:
 
 
 def vae_faces_headline(result: dict) -> str:
-    def part(runs: dict) -> str:
-        return (f"gap {100 * statistics.mean(runs['gap']):.1f} pts, worst group "
-                f"{_percent(statistics.mean(runs['worst_group_recall']))}, precision "
-                f"{_percent(statistics.mean(runs['precision']))}")
-
-    seeds = f"mean of {len(result['seeds'])} seeds"
-    headline = (f"at p >= 0.5: DB-VAE {part(result['dbvae'])}; standard CNN "
-                f"{part(result['cnn'])} ({seeds})")
+    tone = result["skin_tone"]
     labels = {"cnn": "CNN", "dbvae": "DB-VAE", "dbvae_uniform": "DB-VAE with uniform draws",
-              "dbvae_group_oracle": "DB-VAE drawing the race groups equally (oracle)",
               "cnn_balanced": "CNN on a balanced set of as many faces"}
-    matched = {key: result[key]["matched_fpr"] for key in labels
-               if "matched_fpr" in result.get(key, {})}
-    if matched:
-        rate = next(iter(matched.values()))["false_positive_rate"]
-        worst = ", ".join(
-            f"{labels[key]} {_percent(statistics.mean(runs['worst_group_recall']))}"
-            for key, runs in matched.items())
-        headline += f". Worst-group recall at a matched {rate:.0%} false-positive rate: {worst}"
-    return headline
+
+    def mean(arm: str, key: str) -> float:
+        return statistics.mean(tone[arm]["matched_fpr"][key])
+
+    worst = ", ".join(f"{label} {_percent(mean(arm, 'worst_group_recall'))} "
+                      f"(gap {100 * mean(arm, 'gap'):.1f} pts)"
+                      for arm, label in labels.items() if arm in tone)
+    headline = (f"darker faces rare in training; worst skin-tone group recall at a matched "
+                f"{tone['false_positive_rate']:.0%} false-positive rate: {worst}")
+    recovery = tone.get("targets", {}).get("dbvae_recovery_of_ceiling_gain", {}).get("value")
+    if recovery is not None:
+        headline += (f"; the DB-VAE recovers {recovery:.0%} of what the balanced set gains for "
+                     "the worst group")
+    precision = ", ".join(f"{labels[arm]} {_percent(statistics.mean(tone[arm]['precision']))}"
+                          for arm in ("cnn", "dbvae") if arm in tone)
+    return f"{headline}; precision at p >= 0.5: {precision} (mean of {len(result['seeds'])} seeds)"
 
 
 def dqn_cartpole_headline(result: dict) -> str:

@@ -40,7 +40,7 @@ REQUIRED_KEYS = {
     "rnn_sentiment": {"machine", "ours", "best_small", "reference"},
     "rnn_music": {"machine", "corpus_valid_fraction", "ours", "reference"},
     "cnn_digits": {"machine", "profile", "ours", "reference"},
-    "vae_faces": {"machine", "seeds", "per_group_n", "cnn", "dbvae"},
+    "vae_faces": {"machine", "seeds", "per_group_n", "cnn", "dbvae", "skin_tone"},
     "dqn_cartpole": {"machine", "budget_steps", "ours", "reference"},
 }
 
@@ -67,23 +67,22 @@ def test_dqn_headline_counts_solved_seeds_and_final_passes():
     assert "final policy passes in 2 of 3" in headline
 
 
-def test_vae_faces_headline_reads_both_operating_points():
-    def arm(gap, worst, precision, matched_worst=None):
-        runs = {"gap": gap, "worst_group_recall": worst, "precision": precision}
-        if matched_worst is not None:
-            runs["matched_fpr"] = {"false_positive_rate": 0.01, "worst_group_recall": matched_worst}
-        return runs
+def test_vae_faces_headline_reads_the_skin_tone_groups_at_the_matched_rate():
+    def arm(worst, gap, precision):
+        return {"precision": precision,
+                "matched_fpr": {"worst_group_recall": worst, "gap": gap}}
 
-    result = {"seeds": [0, 1],
-              "cnn": arm([0.06, 0.08], [0.9, 0.88], [0.98, 0.99], [0.84, 0.86]),
-              "dbvae": arm([0.1, 0.1], [0.85, 0.87], [0.99, 0.99], [0.86, 0.88]),
-              "cnn_balanced": arm([0.05, 0.05], [0.9, 0.9], [0.99, 0.99], [0.9, 0.92])}
-    headline = report.vae_faces_headline(result)
-    assert "DB-VAE gap 10.0 pts, worst group 86.00%, precision 99.00%" in headline
-    assert "standard CNN gap 7.0 pts, worst group 89.00%, precision 98.50% (mean of 2" in headline
-    assert "matched 1% false-positive rate: CNN 85.00%, DB-VAE 87.00%" in headline
-    assert "CNN on a balanced set of as many faces 91.00%" in headline
-    assert "oracle" not in headline  # arms missing from the results are left out
+    tone = {"false_positive_rate": 0.01,
+            "cnn": arm([0.84, 0.86], [0.08, 0.06], [0.98, 0.99]),
+            "dbvae": arm([0.86, 0.88], [0.05, 0.05], [0.99, 0.99]),
+            "cnn_balanced": arm([0.9, 0.92], [0.02, 0.02], [0.99, 0.99]),
+            "targets": {"dbvae_recovery_of_ceiling_gain": {"value": 1 / 3}}}
+    headline = report.vae_faces_headline({"seeds": [0, 1], "skin_tone": tone})
+    assert "matched 1% false-positive rate: CNN 85.00% (gap 7.0 pts), DB-VAE 87.00%" in headline
+    assert "CNN on a balanced set of as many faces 91.00% (gap 2.0 pts)" in headline
+    assert "uniform" not in headline  # arms missing from the results are left out
+    assert "recovers 33% of what the balanced set gains" in headline
+    assert "precision at p >= 0.5: CNN 98.50%, DB-VAE 99.00% (mean of 2 seeds)" in headline
 
 
 # Python blocks of the README, run as a reader would paste them, on the smoke profile. ------------

@@ -31,6 +31,7 @@ from vae_faces.resampling import (
     effective_sample_size,
     group_balanced_weights,
     histogram_density,
+    latent_rarity,
     sampling_weights,
 )
 
@@ -190,10 +191,25 @@ def test_alpha_smooths_the_weights_towards_uniform():
     def size(aggregate):
         return effective_sample_size(sampling_weights(means, alpha=0.001, aggregate=aggregate))
     assert size("product") < size("geometric")
-    with pytest.raises(ValueError, match="latent_means"):
+    with pytest.raises(ValueError, match="latent means"):
         sampling_weights(np.zeros(5))
     with pytest.raises(ValueError, match="aggregate"):
         sampling_weights(means, aggregate="mean")
+
+
+def test_latent_rarity_ranks_new_faces_by_the_training_faces_density():
+    rng = np.random.default_rng(7)
+    train_means = rng.normal(size=(500, 3))
+    # On the training faces themselves, rarity orders them as the sampling weights do.
+    rarity = latent_rarity(train_means, train_means)
+    weights = sampling_weights(train_means)
+    np.testing.assert_allclose(np.exp(rarity - rarity.max()), weights / weights.max())
+    # New faces: one at the centre, one past the training range in one dimension (it falls in
+    # the edge bin of that dimension), one far out in all three.
+    queries = np.array([[0.0, 0.0, 0.0], [0.0, 9.0, 0.0], [9.0, -9.0, 9.0]])
+    scores = latent_rarity(train_means, queries)
+    assert scores[0] < scores[1] <= scores[2]
+    assert scores[1] == pytest.approx(latent_rarity(train_means, [[0.0, 50.0, 0.0]])[0])
 
 
 def test_recall_precision_and_gap_on_a_hand_made_set():
@@ -285,3 +301,22 @@ def test_threshold_at_fpr_calls_that_share_of_the_non_faces_faces():
     assert np.mean(leaning >= threshold_at_fpr(leaning, 0.05)) == pytest.approx(0.05, abs=0.002)
     with pytest.raises(ValueError, match="false-positive rate"):
         threshold_at_fpr(nonface_probabilities, 0.0)
+
+
+def test_gpu_profile_models_build_and_take_one_step_on_cpu():
+    from vae_faces.train import compile_model
+
+    config = get_config("gpu")
+    assert config.image_size == 64 and 100 <= config.latent_dim <= 200
+    images = np.random.default_rng(0).uniform(size=(4, 64, 64, 3)).astype("float32")
+    labels = np.array([1.0, 0.0, 1.0, 0.0], "float32")
+    dbvae = compile_model(build_dbvae(config), config, total_steps=10)
+    outputs = dbvae(images)
+    assert outputs["reconstruction"].shape == (4, 64, 64, 3)
+    assert outputs["mean"].shape == (4, config.latent_dim)
+    before = [w.copy() for w in dbvae.get_weights()]
+    loss = dbvae.train_on_batch(images, labels, return_dict=True)["loss"]
+    assert np.isfinite(loss)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, dbvae.get_weights(), strict=True))
+    cnn = compile_model(build_cnn(config), config, total_steps=10)
+    assert np.all(np.isfinite(cnn.train_on_batch(images, labels[:, None])))

@@ -25,11 +25,13 @@ from vae_faces.data import (
     TINYIMAGENET,
     check_images,
     evaluation_indices,
+    face_tones,
     load_splits,
     locate,
     resize_images,
     skewed_indices,
 )
+from vae_faces.skin_tone import TONE_GROUPS
 
 SHARED = Path(os.environ.get("DL_DATA_DIR", "/nonexistent"))
 needs_faces = pytest.mark.real_data(FAIRFACE.relpath, TINYIMAGENET.relpath)
@@ -48,10 +50,15 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
     held_out = evaluation_indices(race, split, None)
     assert all(np.sum(race[held_out] == r) == 300 for r in RACES)
     assert set(split[held_out]) == {"val"}
-    counts = get_config("cpu").train_counts
-    trained = skewed_indices(race, split, counts, np.random.default_rng(0))
+    config = get_config("cpu")
+    tone = face_tones(config)["tone"]
+    counts = config.train_counts
+    trained = skewed_indices(tone, split, counts, np.random.default_rng(0))
     assert not set(held_out) & set(trained)
-    assert {r: int(np.sum(race[trained] == r)) for r in RACES} == counts
+    assert {g: int(np.sum(tone[trained] == g)) for g in TONE_GROUPS} == counts
+    # Every skin-tone group keeps at least 150 training faces; darker faces are the rare ones.
+    assert min(counts.values()) >= 150
+    assert counts["DF"] + counts["DM"] < (counts["LF"] + counts["LM"]) / 5
 
     config = small_config()
     splits = load_splits(config)
@@ -61,6 +68,12 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
     assert np.sum(splits.y_train == 0) == config.num_train_nonfaces
     assert np.sum(splits.y_eval == 1) == np.sum(splits.y_eval == 0) == 7 * 20
     assert set(splits.race_eval[splits.y_eval == 1]) == set(RACES)
+    # Tone and ITA travel with their images: recomputed from the stored 64x64 faces they agree.
+    faces = splits.y_eval == 1
+    assert set(splits.tone_eval[faces]) <= {*TONE_GROUPS, ""} and not any(splits.tone_eval[~faces])
+    assert np.isnan(splits.ita_eval[~faces]).all()
+    lighter = np.char.startswith(splits.tone_eval[faces], "L")
+    assert (splits.ita_eval[faces][lighter] >= config.ita_threshold).all()
     # No training image is also an evaluation image.
     train_rows = {row.tobytes() for row in splits.x_train.reshape(len(splits.x_train), -1)}
     assert not any(row.tobytes() in train_rows
@@ -72,7 +85,7 @@ def test_real_files_give_a_balanced_held_out_set_and_a_skewed_training_set():
     assert not any(row.tobytes() in calibration_rows
                    for row in splits.x_eval.reshape(len(splits.x_eval), -1))
     # Another mix of training faces leaves the evaluation set (faces and non-faces) unchanged.
-    other = load_splits(small_config(train_counts={r: 5 for r in RACES}))
+    other = load_splits(small_config(train_counts={g: 5 for g in TONE_GROUPS}))
     np.testing.assert_array_equal(other.x_eval, splits.x_eval)
     np.testing.assert_array_equal(other.x_train[other.y_train == 0],
                                   splits.x_train[splits.y_train == 0])
@@ -201,23 +214,30 @@ def test_resampling_uses_the_current_model_before_each_epoch():
     model = compile_model(build_dbvae(config), config)
     sampler = FaceSampler(faces, nonfaces, batch_size=16, seed=0)
     races = np.array(RACES * 6)[:40]
-    resample = Resample(sampler, races, config)
+    tones = np.array(TONE_GROUPS * 10)[:40]
+    resample = Resample(sampler, tones, races, config)
     history = model.fit(sampler.dataset(), epochs=2, callbacks=[resample], shuffle=False,
                         verbose=0)
     assert sampler.drawn_epochs == [0, 1]  # each epoch drew with that epoch's probabilities
     assert not np.allclose(sampler.probabilities, 1 / 40)
-    np.testing.assert_allclose(sum(history.history[f"share_{r}"][-1] for r in RACES), 1.0)
+    for groups in (RACES, TONE_GROUPS):  # both views log shares that add up to all draws
+        np.testing.assert_allclose(sum(history.history[f"share_{g}"][-1] for g in groups), 1.0)
     assert len(history.history["vae_loss"]) == 2
 
     # The ablation: uniform probabilities throughout, but still a fresh draw every epoch.
     uniform = FaceSampler(faces, nonfaces, batch_size=16, seed=0)
-    model.fit(uniform.dataset(), epochs=2, verbose=0,
-              callbacks=[Resample(uniform, races, get_config("smoke", resampling="uniform"))])
+    model.fit(uniform.dataset(), epochs=2, verbose=0, callbacks=[
+        Resample(uniform, tones, races, get_config("smoke", resampling="uniform"))])
     np.testing.assert_allclose(uniform.probabilities, 1 / 40)
     assert uniform.drawn_epochs == [0, 1]
     assert uniform.epoch == 1
+    # The oracle: every skin-tone group gets an equal share of the draws.
+    oracle = FaceSampler(faces, nonfaces, batch_size=16, seed=0)
+    Resample(oracle, tones, races, get_config("smoke", resampling="group"))
+    for group in TONE_GROUPS:
+        assert oracle.probabilities[tones == group].sum() == pytest.approx(1 / 4)
     with pytest.raises(ValueError, match="resampling must be one of"):
-        Resample(uniform, races, get_config("smoke", resampling="inverse"))
+        Resample(uniform, tones, races, get_config("smoke", resampling="inverse"))
 
 
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
@@ -228,9 +248,14 @@ def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, caps
     out = tmp_path / "vae_faces" / "smoke"
     saved = json.loads((out / "metrics.json").read_text())
     assert set(saved["metrics"]) == {"cnn", "dbvae"}
-    assert set(saved["metrics"]["cnn"]["recall_by_group"]) == set(RACES)
-    for name in ("composition", "recall_by_group", "histories", "resampling_extremes",
-                 "group_shares", "reconstructions", "interpolation", "mit_test_faces"):
+    for reading in ("threshold_0.5", "matched_fpr"):
+        assert set(saved["metrics"]["cnn"][f"race_{reading}"]["recall_by_group"]) == set(RACES)
+        assert set(saved["metrics"]["dbvae"][f"tone_{reading}"]["recall_by_group"]) == set(
+            TONE_GROUPS)
+    assert 0 <= saved["tone_dimension"]["dimension"] < get_config("smoke").latent_dim
+    for name in ("composition", "ita_by_race", "recall_by_group", "recall_by_race", "histories",
+                 "resampling_extremes", "group_shares", "reconstructions", "interpolation",
+                 "prior_samples", "tone_traversal", "mit_test_faces"):
         assert (out / f"{name}.png").stat().st_size > 1000
     dbvae = keras.models.load_model(out / "dbvae" / "model.keras")
     images = np.zeros((2, 32, 32, 3), "float32")
@@ -277,6 +302,6 @@ def test_the_loader_names_the_damaged_file_it_read(tmp_path, monkeypatch):
     np.savez(damaged, **arrays)
     (tmp_path / TINYIMAGENET.relpath).symlink_to(SAMPLES_DIR / TINYIMAGENET.relpath)
     monkeypatch.setenv("DL_DATA_DIR", str(tmp_path))
-    config = small_config(num_calibration_nonfaces=10, train_counts={race: 1 for race in RACES})
+    config = small_config(num_calibration_nonfaces=10, train_counts={g: 1 for g in TONE_GROUPS})
     with pytest.raises(DataFileError, match=rf"^{damaged}: image \d+ is not a readable JPEG"):
         load_splits(config)

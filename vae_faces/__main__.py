@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported)
@@ -19,14 +20,49 @@ from course.profiles import profile_from_command_line
 from vae_faces import plots
 from vae_faces.config import RACES, get_config
 from vae_faces.data import load_mit_test_faces, load_splits
-from vae_faces.metrics import bootstrap_intervals, summarize
+from vae_faces.metrics import bootstrap_intervals, summarize, threshold_at_fpr
 from vae_faces.resampling import sampling_weights
+from vae_faces.skin_tone import TONE_GROUPS
+
+MATCHED_FPR = 0.01  # as in benchmarks/vae_faces.py
+LEGEND = {"cnn": "standard CNN", "dbvae": "DB-VAE"}
+
+
+def evaluate(probabilities, calibration_probabilities, splits) -> dict:
+    """Recall per skin-tone group and per race label, at 0.5 and at the matched FPR."""
+    threshold = threshold_at_fpr(calibration_probabilities, MATCHED_FPR)
+    faces = splits.y_eval == 1
+    report = {"matched_threshold": threshold}
+    for view, groups, names in (("tone", splits.tone_eval, TONE_GROUPS),
+                                ("race", splits.race_eval, RACES)):
+        for reading, t in (("threshold_0.5", 0.5), ("matched_fpr", threshold)):
+            summary = summarize(probabilities, splits.y_eval, groups, t, names)
+            summary["bootstrap_95"] = bootstrap_intervals(
+                probabilities[faces], groups[faces], t, group_names=names)
+            report[f"{view}_{reading}"] = summary
+    return report
+
+
+def recall_figure(metrics: dict, view: str, groups, title: str):
+    """Both readings of both models, as ``plots.plot_recall_by_group`` takes them."""
+    readings = {}
+    for reading, label in (("threshold_0.5", "threshold 0.5"),
+                           ("matched_fpr", f"matched {MATCHED_FPR:.0%} false-positive rate")):
+        readings[label] = {
+            LEGEND.get(name, name): {
+                "recall": {g: [r] for g, r in m[f"{view}_{reading}"]["recall_by_group"].items()},
+                "intervals": m[f"{view}_{reading}"]["bootstrap_95"],
+            }
+            for name, m in metrics.items()
+        }
+    return plots.plot_recall_by_group(readings, groups, title)
 
 
 def main(argv=None) -> dict:
     config = get_config(profile_from_command_line(__doc__, argv))
     # Imported only once the command line is read: they load TensorFlow (seconds), and a
     # mistyped --profile or --help should answer at once.
+    from vae_faces.latent import sample_prior, tone_dimension, traverse
     from vae_faces.model import build_cnn, build_dbvae
     from vae_faces.train import (
         face_probabilities,
@@ -40,51 +76,68 @@ def main(argv=None) -> dict:
     out = run_dir(config)
     splits = load_splits(config)
 
-    models, histories, metrics, intervals = {}, {}, {}, {}
+    models, histories, metrics = {}, {}, {}
     for name, build in (("cnn", build_cnn), ("dbvae", build_dbvae)):
         set_seed(config.seed)
         model = build(config)
         histories[name] = train(model, splits, config)
-        probabilities = face_probabilities(model, splits.x_eval)
-        metrics[name] = summarize(probabilities, splits.y_eval, splits.race_eval)
-        faces = splits.y_eval == 1
-        intervals[name] = bootstrap_intervals(probabilities[faces], splits.race_eval[faces])
-        print(f"{name}: worst-group recall {metrics[name]['worst_group_recall']:.3f}, "
-              f"gap {metrics[name]['gap']:.3f}, precision {metrics[name]['precision']:.3f}",
-              flush=True)
+        metrics[name] = evaluate(face_probabilities(model, splits.x_eval),
+                                 face_probabilities(model, splits.x_calibration), splits)
+        tone = metrics[name]["tone_matched_fpr"]
+        print(f"{name} at a matched {MATCHED_FPR:.0%} FPR: worst skin-tone group recall "
+              f"{tone['worst_group_recall']:.3f}, gap {tone['gap']:.3f}", flush=True)
         models[name] = model
 
     train_faces = splits.y_train == 1
-    face_race = splits.race_train[train_faces]
-    train_counts = {race: int(np.sum(face_race == race)) for race in RACES}
-    eval_counts = {race: int(np.sum(splits.race_eval == race)) for race in RACES}
-    save_figure(plots.plot_composition(train_counts, eval_counts), out / "composition.png")
-    recalls = {name: {race: [value] for race, value in m["recall_by_group"].items()}
-               for name, m in metrics.items()}
-    save_figure(plots.plot_recall_by_group(recalls, intervals), out / "recall_by_group.png")
-    save_figure(plots.plot_histories(histories), out / "histories.png")
+    eval_faces = splits.y_eval == 1
+    train_counts = {g: int(np.sum(splits.tone_train[train_faces] == g)) for g in TONE_GROUPS}
+    eval_counts = {g: int(np.sum(splits.tone_eval[eval_faces] == g)) for g in TONE_GROUPS}
+    figures = {
+        "composition": plots.plot_composition(train_counts, eval_counts),
+        "ita_by_race": plots.plot_ita_by_race(
+            np.concatenate([splits.ita_train[train_faces], splits.ita_eval[eval_faces]]),
+            np.concatenate([splits.race_train[train_faces], splits.race_eval[eval_faces]]),
+            config.ita_threshold),
+        "recall_by_group": recall_figure(metrics, "tone", TONE_GROUPS,
+                                         "Face recall per skin-tone group"),
+        "recall_by_race": recall_figure(metrics, "race", RACES, "Face recall per race label"),
+        "histories": plots.plot_histories(histories),
+    }
 
     dbvae = models["dbvae"]
     faces = splits.x_train[train_faces]
     weights = sampling_weights(latent_means(dbvae, faces), config.num_bins,
                                config.smoothing_alpha, config.resampling_aggregate)
-    save_figure(plots.plot_resampling_extremes(faces, weights, face_race),
-                out / "resampling_extremes.png")
-    natural = {race: count / len(faces) for race, count in train_counts.items()}
-    save_figure(plots.plot_group_shares(histories["dbvae"], natural), out / "group_shares.png")
-    eval_faces = splits.x_eval[splits.y_eval == 1][:: max(1, int(train_faces.sum()) // 8)][:8]
-    save_figure(plots.plot_reconstructions(eval_faces, reconstruct(dbvae, eval_faces)),
-                out / "reconstructions.png")
-    save_figure(plots.plot_interpolation(interpolate(dbvae, eval_faces[0], eval_faces[1])),
-                out / "interpolation.png")
+    figures["resampling_extremes"] = plots.plot_resampling_extremes(
+        faces, weights, splits.tone_train[train_faces])
+    natural = {g: count / len(faces) for g, count in train_counts.items()}
+    figures["group_shares"] = plots.plot_group_shares(histories["dbvae"], natural)
+    examples = splits.x_eval[eval_faces][:: max(1, int(eval_faces.sum()) // 8)][:8]
+    figures["reconstructions"] = plots.plot_reconstructions(examples,
+                                                            reconstruct(dbvae, examples))
+    figures["interpolation"] = plots.plot_interpolation(
+        interpolate(dbvae, examples[0], examples[1]))
+    figures["prior_samples"] = plots.show_images(
+        sample_prior(dbvae, 16, seed=config.seed), ncols=8,
+        suptitle="decoded from z ~ N(0, I)")
+    eval_means = latent_means(dbvae, splits.x_eval[eval_faces])
+    dimension, correlation = tone_dimension(eval_means, splits.ita_eval[eval_faces])
+    values = np.linspace(-2.5, 2.5, 7) * eval_means[:, dimension].std()
+    figures["tone_traversal"] = plots.show_images(
+        traverse(dbvae, eval_means[0], dimension, values), ncols=len(values),
+        suptitle=f"latent dimension {dimension} (Spearman {correlation:+.2f} with ITA), "
+                 "walked from -2.5 to +2.5 standard deviations")
     test_faces, groups = load_mit_test_faces(config.image_size, profile=config.profile)
     test_probabilities = {name: face_probabilities(m, test_faces) for name, m in models.items()}
-    save_figure(plots.plot_test_faces(test_faces, groups, test_probabilities),
-                out / "mit_test_faces.png")
+    figures["mit_test_faces"] = plots.plot_test_faces(test_faces, groups, test_probabilities)
+    for name, figure in figures.items():
+        save_figure(figure, out / f"{name}.png")
+        plt.close(figure)
 
-    report = {"metrics": metrics, "bootstrap_95": intervals, "train_counts": train_counts,
-              "mit_test_faces": {name: [float(p) for p in probs]
-                                 for name, probs in test_probabilities.items()}}
+    report = {"metrics": metrics, "train_counts": train_counts, "eval_counts": eval_counts,
+              "tone_dimension": {"dimension": dimension, "spearman_with_ita": correlation},
+              "mit_test_faces": {"groups": groups, **{name: [float(p) for p in probs]
+                                 for name, probs in test_probabilities.items()}}}
     atomic_write_text(out / "metrics.json", json.dumps(report, indent=1))
     print(f"wrote models, histories, metrics and figures to {out}")
     return report

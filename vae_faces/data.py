@@ -3,11 +3,13 @@
 Both files store 64x64 RGB images as JPEG bytes in one uint8 buffer, with ``offsets[i]`` the
 start of image ``i`` (``vae_faces.build`` makes them from the public archives). The experiment:
 hold out FairFace's val split (300 faces per race group) and as many non-faces, never trained
-on; draw a deliberately skewed training set (``config.SKEWED_TRAIN_COUNTS``) from the rest.
+on; draw a deliberately skewed training set from the rest, by skin-tone group
+(``config.SKEWED_TRAIN_COUNTS``; groups from ``vae_faces.skin_tone``).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from course.fetch import (
     uses_samples,
 )
 from vae_faces.config import RACES, FacesConfig
+from vae_faces.skin_tone import individual_typology_angle, tone_groups
 
 STORED_SIZE = 64
 BUILD_HINT = (
@@ -208,7 +211,9 @@ def _read(remote: RemoteFile, label_keys, indices, profile: str) -> tuple[np.nda
 
 @dataclass(frozen=True)
 class FaceSplits:
-    """Images as uint8 (n, size, size, 3); labels 1 = face, 0 = non-face; race '' for non-faces."""
+    """Images as uint8 (n, size, size, 3); labels 1 = face, 0 = non-face. Per image also the
+    race label, the skin-tone group ('LF', 'LM', 'DF', 'DM') and the ITA in degrees, measured
+    on the stored 64x64 image; non-faces have race and tone '' and ITA NaN (grey faces too)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -219,6 +224,10 @@ class FaceSplits:
     # Non-faces used for neither training nor evaluation: they fix an operating point (the
     # threshold at a chosen false-positive rate) without looking at the evaluation set.
     x_calibration: np.ndarray
+    tone_train: np.ndarray
+    tone_eval: np.ndarray
+    ita_train: np.ndarray
+    ita_eval: np.ndarray
 
     @property
     def train_faces(self) -> np.ndarray:
@@ -226,14 +235,18 @@ class FaceSplits:
         return self.x_train[self.y_train == 1]
 
 
-def skewed_indices(race, split, counts: dict, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``counts[group]`` FairFace-train faces per race group (without replacement)."""
-    unknown = set(counts) - set(RACES)
+def skewed_indices(groups, split, counts: dict, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``counts[group]`` FairFace-train faces per group (without replacement); ``groups``
+    holds each face's group label (skin tone or race)."""
+    groups = np.asarray(groups)
+    unknown = set(counts) - set(np.unique(groups))
     if unknown:
-        raise ValueError(f"Unknown race groups {sorted(unknown)}; choose among {RACES}.")
+        raise ValueError(
+            f"Unknown groups {sorted(unknown)}; choose among {sorted(set(groups) - {''})}."
+        )
     chosen = []
     for group, count in counts.items():
-        pool = np.flatnonzero((race == group) & (split == "train"))
+        pool = np.flatnonzero((groups == group) & (split == "train"))
         if count <= 0 or len(pool) == 0:
             raise ValueError(
                 f"Group {group!r} would be empty in the training set (asked for {count}, "
@@ -256,13 +269,35 @@ def evaluation_indices(race, split, per_group: int | None) -> np.ndarray:
     return np.concatenate(chosen)
 
 
+@functools.lru_cache(maxsize=4)
+def _typology_angles(path: str, modified_ns: int) -> np.ndarray:
+    """ITA of every face of a faces file; cached per file version (decoding 20,000 faces and
+    measuring them takes ~12 s, and a benchmark loads two training sets from one file)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        images = decode_jpegs(arrays["jpeg"], arrays["offsets"], source=path)
+    return individual_typology_angle(images)
+
+
+def face_tones(config: FacesConfig) -> dict[str, np.ndarray]:
+    """Every face of the faces file: race, gender, split, ITA (measured on the stored 64x64
+    image) and skin-tone group at ``config.ita_threshold``."""
+    path = locate(FAIRFACE, profile=config.profile)
+    with np.load(path, allow_pickle=False) as arrays:
+        labels = {key: arrays[key] for key in ("faces_race", "faces_gender", "faces_split")}
+    angles = _typology_angles(str(path), path.stat().st_mtime_ns)
+    return {
+        "race": labels["faces_race"], "gender": labels["faces_gender"],
+        "split": labels["faces_split"], "ita": angles,
+        "tone": tone_groups(angles, labels["faces_gender"], config.ita_threshold),
+    }
+
+
 def load_splits(config: FacesConfig) -> FaceSplits:
     """The held-out balanced evaluation set and the skewed training set of ``config``."""
     rng = np.random.default_rng(config.split_seed)
-    with np.load(locate(FAIRFACE, profile=config.profile), allow_pickle=False) as arrays:
-        race, split = arrays["faces_race"], arrays["faces_split"]
-    eval_faces = evaluation_indices(race, split, config.eval_faces_per_group)
-    train_faces = skewed_indices(race, split, config.train_counts, rng)
+    faces = face_tones(config)
+    eval_faces = evaluation_indices(faces["race"], faces["split"], config.eval_faces_per_group)
+    train_faces = skewed_indices(faces["tone"], faces["split"], config.train_counts, rng)
     assert not set(eval_faces) & set(train_faces)  # different FairFace splits by construction
 
     with np.load(locate(TINYIMAGENET, profile=config.profile), allow_pickle=False) as arrays:
@@ -281,29 +316,37 @@ def load_splits(config: FacesConfig) -> FaceSplits:
     train_nonfaces = np.sort(rest[: config.num_train_nonfaces])
     # Taken from the far end, so the training non-faces do not depend on how many these are.
     calibration_nonfaces = np.sort(rest[len(rest) - config.num_calibration_nonfaces :])
-
-    wanted = np.concatenate([eval_faces, train_faces])
-    faces, labels = _read(FAIRFACE, ("faces_race",), wanted, config.profile)
-    face_race = labels["faces_race"]
     nonfaces, _ = _read(
         TINYIMAGENET, (), np.concatenate([eval_nonfaces, train_nonfaces, calibration_nonfaces]),
         config.profile,
     )
-    faces = resize_images(faces, config.image_size)
     nonfaces = resize_images(nonfaces, config.image_size)
+    n_eval_non, n_train_non = len(eval_nonfaces), len(train_nonfaces)
 
-    n_eval, n_eval_non = len(eval_faces), len(eval_nonfaces)
-    n_train_non = len(train_nonfaces)
-    x_calibration = nonfaces[n_eval_non + n_train_non :]
-    x_train = np.concatenate([faces[n_eval:], nonfaces[n_eval_non : n_eval_non + n_train_non]])
-    y_train = np.concatenate([np.ones(len(train_faces)), np.zeros(len(train_nonfaces))])
-    race_train = np.concatenate([face_race[n_eval:], np.full(len(train_nonfaces), "")])
-    x_eval = np.concatenate([faces[:n_eval], nonfaces[:n_eval_non]])
-    y_eval = np.concatenate([np.ones(n_eval), np.zeros(n_eval_non)])
-    race_eval = np.concatenate([face_race[:n_eval], np.full(n_eval_non, "")])
+    face_images, _ = _read(FAIRFACE, (), np.concatenate([eval_faces, train_faces]),
+                           config.profile)
+    face_images = resize_images(face_images, config.image_size)
+
+    def assemble(face_rows, images, nonface_images):
+        """Images, labels, race, tone and ITA: the faces ``face_rows``, then the non-faces."""
+        n = len(nonface_images)
+        return (
+            np.concatenate([images, nonface_images]),
+            np.concatenate([np.ones(len(face_rows)), np.zeros(n)]).astype("float32"),
+            *(np.concatenate([faces[key][face_rows], np.full(n, "")]).astype(str)
+              for key in ("race", "tone")),
+            np.concatenate([faces["ita"][face_rows], np.full(n, np.nan)]),
+        )
+
+    x_train, y_train, race_train, tone_train, ita_train = assemble(
+        train_faces, face_images[len(eval_faces) :],
+        nonfaces[n_eval_non : n_eval_non + n_train_non])
+    x_eval, y_eval, race_eval, tone_eval, ita_eval = assemble(
+        eval_faces, face_images[: len(eval_faces)], nonfaces[:n_eval_non])
     return FaceSplits(
-        x_train, y_train.astype("float32"), race_train.astype(str),
-        x_eval, y_eval.astype("float32"), race_eval.astype(str), x_calibration,
+        x_train, y_train, race_train, x_eval, y_eval, race_eval,
+        x_calibration=nonfaces[n_eval_non + n_train_non :], tone_train=tone_train,
+        tone_eval=tone_eval, ita_train=ita_train, ita_eval=ita_eval,
     )
 
 

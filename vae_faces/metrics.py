@@ -1,8 +1,9 @@
 """Detection metrics per group, and bootstrap intervals for them.
 
-Recall of a group = the fraction of its faces called faces (p >= threshold). With seven groups of
-300 faces, the best-minus-worst gap is inflated by sampling noise alone (the largest of seven
-noisy numbers minus the smallest), so every number comes with a bootstrap 95% interval.
+Recall of a group = the fraction of its faces called faces (p >= threshold). Groups are race
+labels (seven of 300 evaluation faces each) or skin-tone groups (four). The best-minus-worst gap
+is inflated by sampling noise alone (the largest of several noisy numbers minus the smallest),
+so every number comes with a bootstrap 95% interval.
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ def threshold_at_fpr(nonface_probabilities, false_positive_rate: float) -> float
     return float(np.quantile(values, 1.0 - false_positive_rate))
 
 
-def summarize(probabilities, is_face, groups, threshold: float = 0.5) -> dict:
+def summarize(probabilities, is_face, groups, threshold: float = 0.5, group_names=RACES) -> dict:
     """Recall per group, worst-group recall, gap and precision on an evaluation set."""
     face = np.asarray(is_face) == 1
-    recalls = recall_by_group(np.asarray(probabilities)[face], np.asarray(groups)[face], threshold)
+    recalls = recall_by_group(np.asarray(probabilities)[face], np.asarray(groups)[face], threshold,
+                              group_names)
     return {
         "recall_by_group": recalls,
         "worst_group_recall": min(recalls.values()),

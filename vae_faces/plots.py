@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import PercentFormatter
 
 from vae_faces.config import RACES
+from vae_faces.skin_tone import TONE_GROUPS
+
+TONE_NAMES = {"LF": "lighter female", "LM": "lighter male", "DF": "darker female",
+              "DM": "darker male"}
 
 
 def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, suptitle=None):
     """A grid of RGB images (uint8 or floats in [0, 1]) with optional titles."""
     nrows = max(1, int(np.ceil(len(images) / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
+    # Two-line titles need room above every row, not only the first.
+    title_room = 0.3 if titles is not None and any("\n" in str(t) for t in titles) else 0.0
+    height = (size + title_room) * nrows + 0.4
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     titles = titles if titles is not None else [""] * len(images)
@@ -25,76 +32,111 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, suptitle
     return fig
 
 
-def plot_composition(train_counts: dict, eval_counts: dict):
-    """Faces per race group: the skewed training set beside the balanced evaluation set."""
+def _label(group: str) -> str:
+    return TONE_NAMES.get(group, group.replace("_", "/"))
+
+
+def plot_composition(train_counts: dict, eval_counts: dict, groups=TONE_GROUPS,
+                     title: str = "Faces per skin-tone group"):
+    """Faces per group: the skewed training set beside the balanced evaluation set."""
     fig, ax = plt.subplots(figsize=(9, 3.6))
-    positions = np.arange(len(RACES))
-    train = [train_counts.get(race, 0) for race in RACES]
-    held_out = [eval_counts.get(race, 0) for race in RACES]
+    positions = np.arange(len(groups))
+    train = [train_counts.get(group, 0) for group in groups]
+    held_out = [eval_counts.get(group, 0) for group in groups]
     ax.bar(positions - 0.2, train, 0.4, label="training (skewed)", color="C0")
-    ax.bar(positions + 0.2, held_out, 0.4, label="evaluation (balanced)", color="C1")
+    ax.bar(positions + 0.2, held_out, 0.4, label="evaluation", color="C1")
     total = sum(train)
     for x, count in zip(positions, train, strict=True):
         ax.text(x - 0.2, count, f"{count / total:.1%}", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(positions, [race.replace("_", "/") for race in RACES], rotation=20)
-    ax.set(ylabel="faces", title="Faces per race group")
-    ax.legend()
+    ax.set_xticks(positions, [_label(group) for group in groups], rotation=15)
+    ax.set(ylabel="faces", title=title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
 
-def plot_recall_by_group(results: dict, intervals: dict | None = None):
-    """Recall per group for each model. ``results``: {model: {group: [recall per seed]}}.
+def plot_ita_by_race(angles, races, threshold: float):
+    """The individual typology angle of the faces of each race label (box: quartiles; whiskers:
+    5th-95th percentiles), with the lighter/darker threshold."""
+    angles, races = np.asarray(angles), np.asarray(races)
+    measured = ~np.isnan(angles)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    data = [angles[measured & (races == race)] for race in RACES]
+    ax.boxplot(data, whis=(5, 95), showfliers=False)
+    ax.axhline(threshold, color="C3", ls="--", lw=1)
+    ax.text(len(RACES) + 0.55, threshold + 3, f"threshold {threshold:g}°\nlighter above",
+            color="C3", va="bottom", fontsize=8)
+    ax.text(len(RACES) + 0.55, threshold - 3, "darker below", color="C3", va="top", fontsize=8)
+    ax.set_xticks(np.arange(1, len(RACES) + 1), [_label(race) for race in RACES], rotation=15)
+    ax.set_xlim(0.5, len(RACES) + 1.6)
+    ax.set(ylabel="ITA (degrees)", title="Skin tone measured from pixels, per race label")
+    fig.tight_layout()
+    return fig
 
-    Bars are seed means, dots the single seeds; ``intervals`` ({model: {group: (lo, hi)}})
-    adds bootstrap 95% intervals as error bars.
+
+def plot_recall_by_group(readings: dict, groups=TONE_GROUPS, title: str = "Face recall"):
+    """Recall per group for each model, one panel per reading.
+
+    ``readings``: {reading name: {model: {"recall": {group: [recall per seed]},
+    "intervals": {group: (lo, hi)} or None}}}. Bars are seed means, dots single seeds, error
+    bars bootstrap 95% intervals. The y axis starts at 0.5, or lower when a recall is
+    (its start is in the axis label), so that gaps of a few points stay visible.
     """
-    fig, ax = plt.subplots(figsize=(10, 4))
-    width = 0.8 / len(results)
-    positions = np.arange(len(RACES))
-    for index, (name, by_group) in enumerate(results.items()):
-        offset = (index - (len(results) - 1) / 2) * width
-        means = np.array([np.mean(by_group[race]) for race in RACES])
-        error = None
-        if intervals and name in intervals:
-            low = np.array([intervals[name][race][0] for race in RACES])
-            high = np.array([intervals[name][race][1] for race in RACES])
-            error = np.clip([means - low, high - means], 0, None)
-        ax.bar(positions + offset, means, width, yerr=error, capsize=3, label=name,
-               color=f"C{index}", alpha=0.8)
-        for x, race in zip(positions, RACES, strict=True):
-            seeds = by_group[race]
-            ax.plot(np.full(len(seeds), x + offset), seeds, "k.", ms=3)
-    ax.set_xticks(positions, [race.replace("_", "/") for race in RACES], rotation=20)
-    low = min(min(min(v) for v in by_group.values()) for by_group in results.values())
-    ax.set_ylim(max(0.0, low - 0.1), 1.0)
-    ax.set(ylabel="recall (faces found)", title="Face recall per race group")
-    ax.legend(loc="lower right")
+    fig, axes = plt.subplots(1, len(readings), figsize=(5.2 * len(readings) + 1.6, 3.8),
+                             sharey=True, squeeze=False)
+    positions = np.arange(len(groups))
+    lowest = min(min(result["recall"][group]) for models in readings.values()
+                 for result in models.values() for group in groups)
+    bottom = max(0.0, min(0.5, np.floor((lowest - 0.05) * 10) / 10))
+    for ax, (reading, models) in zip(axes[0], readings.items(), strict=True):
+        width = 0.8 / len(models)
+        for index, (name, result) in enumerate(models.items()):
+            offset = (index - (len(models) - 1) / 2) * width
+            means = np.array([np.mean(result["recall"][group]) for group in groups])
+            error = None
+            if result.get("intervals"):
+                low = np.array([result["intervals"][group][0] for group in groups])
+                high = np.array([result["intervals"][group][1] for group in groups])
+                error = np.clip([means - low, high - means], 0, None)
+            ax.bar(positions + offset, means, width, yerr=error, capsize=2, label=name,
+                   color=f"C{index}", alpha=0.85)
+            for x, group in zip(positions, groups, strict=True):
+                seeds = result["recall"][group]
+                ax.plot(np.full(len(seeds), x + offset), seeds, "k.", ms=3)
+        ax.set_xticks(positions, [_label(group) for group in groups], rotation=15, fontsize=8)
+        ax.set_title(reading, fontsize=10)
+        ax.set_ylim(bottom, 1.0)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].set_ylabel(f"recall (y axis from {bottom:g})")
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def plot_resampling_extremes(faces, probabilities, races, count: int = 8):
-    """The training faces the resampler weights most (top row) and least (bottom row)."""
+def plot_resampling_extremes(faces, probabilities, labels, count: int = 8):
+    """The training faces the resampler weights most (top row) and least (bottom row), each
+    titled with its group label and its weight relative to uniform draws."""
     order = np.argsort(probabilities)
     chosen = np.concatenate([order[::-1][:count], order[:count]])
     uniform = 1.0 / len(probabilities)
-    titles = [f"{races[i].replace('_', '/')}\n{probabilities[i] / uniform:.2g}x" for i in chosen]
+    titles = [f"{labels[i]}\n{probabilities[i] / uniform:.2g}x" for i in chosen]
     return show_images(
         faces[chosen], titles, ncols=count, size=1.4,
         suptitle="most (top) and least (bottom) likely to be drawn; weight vs uniform",
     )
 
 
-def plot_group_shares(history: dict, natural: dict):
+def plot_group_shares(history: dict, natural: dict, groups=TONE_GROUPS):
     """Each group's share of the DB-VAE's face draws per epoch, against its share of the data."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    for index, race in enumerate(RACES):
-        shares = history.get(f"share_{race}", [])
+    for index, group in enumerate(groups):
+        shares = history.get(f"share_{group}", [])
         epochs = np.arange(1, len(shares) + 1)
-        ax.plot(epochs, shares, "-o", ms=3, color=f"C{index}", label=race.replace("_", "/"))
-        ax.axhline(natural[race], color=f"C{index}", ls=":", lw=0.8)
-    ax.set(xlabel="epoch", ylabel="share of face draws", yscale="log",
+        ax.plot(epochs, shares, "-o", ms=3, color=f"C{index}", label=_label(group))
+        ax.axhline(natural[group], color=f"C{index}", ls=":", lw=0.8)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(xlabel="epoch", ylabel="share of face draws", ylim=(0, None),
            title="Resampled share per group (dotted: share of the training faces)")
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()

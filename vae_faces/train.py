@@ -9,7 +9,7 @@ import numpy as np
 
 from course.checkpoint import fit_resumable, runs_root, save_final_model, shuffled_batches
 from course.progress import TqdmProgress
-from vae_faces.config import RACES, RESAMPLING_MODES, FacesConfig
+from vae_faces.config import RESAMPLING_MODES, FacesConfig
 from vae_faces.data import FaceSplits, make_dataset, scale_images
 from vae_faces.model import DebiasingVAE
 from vae_faces.resampling import effective_sample_size, group_balanced_weights, sampling_weights
@@ -20,9 +20,15 @@ def run_dir(config: FacesConfig) -> Path:
     return runs_root() / "vae_faces" / config.profile
 
 
-def compile_model(model: keras.Model, config: FacesConfig) -> keras.Model:
-    """Adam; the CNN gets cross-entropy on its logit, the DB-VAE brings its own loss."""
-    optimizer = keras.optimizers.Adam(config.learning_rate)
+def compile_model(model: keras.Model, config: FacesConfig, total_steps: int = 0) -> keras.Model:
+    """Adam, its rate decaying along a half cosine to 0 over ``total_steps`` (constant when 0);
+    the CNN gets cross-entropy on its logit, the DB-VAE brings its own loss."""
+    learning_rate = config.learning_rate
+    if total_steps:
+        # A constant rate left the last epoch's weights noisy: one of three CNN runs on the
+        # same data ended with 25 points less recall on lighter faces (docs/decisions.md).
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
+    optimizer = keras.optimizers.Adam(learning_rate)
     if isinstance(model, DebiasingVAE):
         model.compile(optimizer=optimizer)
     else:
@@ -111,17 +117,21 @@ class FaceSampler:
 class Resample(keras.callbacks.Callback):
     """At the start of each epoch, set the faces' sampling probabilities (``config.resampling``:
     from the current encoder's latent space, uniform, or the group oracle), and log how
-    concentrated they are and each group's share of the draws."""
+    concentrated they are and each group's share of the draws (``share_<group>``, for every
+    skin-tone and race group)."""
 
-    def __init__(self, sampler: FaceSampler, face_race: np.ndarray, config: FacesConfig):
+    def __init__(self, sampler: FaceSampler, face_tone: np.ndarray, face_race: np.ndarray,
+                 config: FacesConfig):
         super().__init__()
         if config.resampling not in RESAMPLING_MODES:  # before any training, not at epoch 1
             raise ValueError(
                 f"resampling must be one of {RESAMPLING_MODES}, not {config.resampling!r}."
             )
-        self.sampler, self.face_race, self.config = sampler, face_race, config
+        self.sampler, self.config = sampler, config
+        self.groups = {name: labels == name for labels in (face_tone, face_race)
+                       for name in np.unique(labels) if name}
         if config.resampling == "group":  # fixed weights; "uniform" keeps the sampler's own
-            sampler.probabilities = group_balanced_weights(face_race)
+            sampler.probabilities = group_balanced_weights(face_tone)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.config.resampling == "latent":
@@ -137,8 +147,8 @@ class Resample(keras.callbacks.Callback):
             return
         probabilities = self.sampler.probabilities
         logs["effective_sample_size"] = effective_sample_size(probabilities)
-        for race in RACES:
-            logs[f"share_{race}"] = float(probabilities[self.face_race == race].sum())
+        for name, members in self.groups.items():
+            logs[f"share_{name}"] = float(probabilities[members].sum())
 
 
 def train(
@@ -153,7 +163,6 @@ def train(
     thresholds) is made from it; ``validate=False`` skips it (the benchmark's timed runs).
     """
     folder = Path(folder or run_dir(config) / model.name)
-    compile_model(model, config)
     val_data = make_dataset(splits.x_eval, splits.y_eval, 500, shuffle=False) if validate else None
     is_dbvae = isinstance(model, DebiasingVAE)
     num_epochs = config.dbvae_epochs if is_dbvae else config.cnn_epochs
@@ -164,7 +173,9 @@ def train(
             splits.x_train[faces], splits.x_train[~faces], config.batch_size, config.seed
         )
         train_data = sampler.dataset()
-        extra.append(Resample(sampler, splits.race_train[faces], config))
+        extra.append(
+            Resample(sampler, splits.tone_train[faces], splits.race_train[faces], config)
+        )
     else:
         # Each epoch's order comes from (seed, epoch), as the sampler's draws do, so a resumed
         # run trains as an unbroken one.
@@ -172,7 +183,10 @@ def train(
             (splits.x_train, splits.y_train), config.batch_size, config.seed,
             transform=lambda images, labels: (scale_images(images), labels.astype("float32")),
         )
-    fingerprint = {**config.as_dict(), "model": model.name, "num_epochs": num_epochs}
+    steps_per_epoch = sampler.steps_per_epoch if is_dbvae else train_data.num_batches
+    compile_model(model, config, total_steps=num_epochs * steps_per_epoch)
+    fingerprint = {**config.as_dict(), "model": model.name, "num_epochs": num_epochs,
+                   "learning_rate_schedule": "cosine"}
     history = fit_resumable(
         model, train_data, num_epochs=num_epochs, folder=folder, config=fingerprint,
         validation_data=val_data, callbacks=[TqdmProgress(model.name), *extra, *callbacks],
