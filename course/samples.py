@@ -169,8 +169,9 @@ def build_reviews(out_dir: Path) -> Path:
 
 
 # ---- Faces: a slice of FairFace (CC BY 4.0, adapted) ------------------------------------------
-# Training faces per race group (enough for the smoke profile's skewed and balanced sets) and
-# FairFace-val faces per race group, half of each gender.
+# Training faces per race group and FairFace-val faces per race group, half of each gender. The
+# smoke profile draws its skewed and balanced sets from them by skin tone (vae_faces.skin_tone):
+# the 250 training faces hold 46-81 per tone group, enough for both.
 FACES_TRAIN = {"White": 100}
 FACES_TRAIN_OTHERS = 25
 FACES_VAL = 20
