@@ -39,7 +39,7 @@ import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported
 from course.env import describe_device, set_seed
 from vae_faces.config import RACES, balanced_counts, get_config
 from vae_faces.data import load_mit_test_faces, load_splits
-from vae_faces.metrics import bootstrap_intervals, summarize, threshold_at_fpr
+from vae_faces.metrics import MATCHED_FPR, bootstrap_intervals, summarize, threshold_at_fpr
 from vae_faces.model import build_cnn, build_dbvae
 from vae_faces.resampling import latent_rarity
 from vae_faces.skin_tone import TONE_GROUPS
@@ -47,7 +47,6 @@ from vae_faces.train import face_probabilities, latent_means, train
 
 RESULTS = Path(__file__).resolve().parent / "results" / "vae_faces.json"
 KEYS = ("worst_group_recall", "gap", "precision", "train_seconds")
-MATCHED_FPR = 0.01  # the share of held-out non-faces every detector is allowed to call faces
 RARE_FRACTION = 0.1  # "rare" faces: the DB-VAE's rarest tenth of the evaluation faces
 ARMS = ("cnn", "dbvae", "dbvae_uniform", "cnn_balanced")
 MAX_TRAIN_SECONDS = 900

@@ -20,11 +20,10 @@ from course.profiles import profile_from_command_line
 from vae_faces import plots
 from vae_faces.config import RACES, get_config
 from vae_faces.data import load_mit_test_faces, load_splits
-from vae_faces.metrics import bootstrap_intervals, summarize, threshold_at_fpr
+from vae_faces.metrics import MATCHED_FPR, bootstrap_intervals, summarize, threshold_at_fpr
 from vae_faces.resampling import sampling_weights
 from vae_faces.skin_tone import TONE_GROUPS
 
-MATCHED_FPR = 0.01  # as in benchmarks/vae_faces.py
 LEGEND = {"cnn": "standard CNN", "dbvae": "DB-VAE"}
 
 

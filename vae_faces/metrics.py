@@ -12,6 +12,10 @@ import numpy as np
 
 from vae_faces.config import RACES
 
+# The second operating point of every reading: the threshold at which this share of held-out
+# calibration non-faces is called a face (see threshold_at_fpr).
+MATCHED_FPR = 0.01
+
 
 def recall_by_group(probabilities, groups, threshold: float = 0.5, group_names=RACES) -> dict:
     """{group: fraction of that group's faces with p(face) >= threshold}."""
