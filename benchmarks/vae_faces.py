@@ -39,7 +39,13 @@ import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported
 from course.env import describe_device, set_seed
 from vae_faces.config import RACES, balanced_counts, get_config
 from vae_faces.data import load_mit_test_faces, load_splits
-from vae_faces.metrics import MATCHED_FPR, bootstrap_intervals, summarize, threshold_at_fpr
+from vae_faces.metrics import (
+    MATCHED_FPR,
+    bootstrap_intervals,
+    recall_on_rarest,
+    summarize,
+    threshold_at_fpr,
+)
 from vae_faces.model import build_cnn, build_dbvae
 from vae_faces.resampling import latent_rarity
 from vae_faces.skin_tone import TONE_GROUPS
@@ -111,10 +117,9 @@ def run_one(build, train_splits, splits, config, folder: Path, label: str, mit) 
 
 def rare_decile_recall(result: dict, rarity: np.ndarray, splits) -> dict:
     """Recall at the matched FPR on the rarest tenth of the evaluation faces and on the rest."""
-    face_probabilities_ = result["probabilities"][splits.y_eval == 1]
-    rare = rarity >= np.quantile(rarity, 1 - RARE_FRACTION)
-    hits = face_probabilities_ >= result["threshold"]
-    return {"rarest_10_percent": float(hits[rare].mean()), "rest": float(hits[~rare].mean())}
+    found = result["probabilities"][splits.y_eval == 1] >= result["threshold"]
+    rarest, rest = recall_on_rarest(rarity, found, RARE_FRACTION)
+    return {"rarest_10_percent": rarest, "rest": rest}
 
 
 def collect(runs: list[dict], reading: str, view: str, names) -> dict:

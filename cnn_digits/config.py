@@ -22,9 +22,8 @@ class DigitsConfig:
     learning_rate: float = 3e-3
     # The optimizer keeps an exponential moving average of the weights, w_avg <- m w_avg +
     # (1 - m) w, and the model is evaluated and saved with it. m = 0.98 averages over the last
-    # ~50 steps: early on it smooths the zig-zag of a high learning rate (99% test accuracy
-    # in the first or second epoch, against the third without it; benchmarks/results); at the
-    # end, with the rate near zero, it changes little. None turns averaging off.
+    # ~50 steps, smoothing the zig-zag of the high early learning rate (what it gained:
+    # docs/decisions.md, chapter 3). None turns averaging off.
     weight_averaging_momentum: float | None = 0.98
     # Augmentation ranges (random per image, per epoch)
     rotation_degrees: float = 10.0

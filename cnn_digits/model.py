@@ -113,8 +113,8 @@ def conv_bn_relu(filters: int, index: int) -> list[layers.Layer]:
 def build_cnn(config: DigitsConfig | None = None, augment: bool = False) -> keras.Model:
     """Three 3x3 conv layers with pooling, then one dense layer: 28 -> 13 -> 5 -> 3 -> 10 classes.
 
-    Batch normalization sits on the two deeper layers only: on the first, widest feature map
-    it cost a third more time per epoch on a 2-core CPU for no gain in accuracy.
+    Batch normalization sits on the two deeper layers only: on the widest, first feature map
+    it cost the most time for no gain in accuracy (docs/decisions.md, chapter 3).
     With ``augment``, the augmentation layers come first (they are part of the model, so the
     same code runs on every Keras backend, and they switch off by themselves at inference).
     """

@@ -112,3 +112,66 @@ def test_command_line_trains_writes_and_then_reloads(cnn_digits_smoke_run, monke
     printed = capsys.readouterr().out
     assert printed.count("Loaded the finished run") == 3
     assert json.loads((out / "metrics.json").read_text())["test_accuracy"] == metrics
+
+
+def _figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cnn_digits import plots
+
+    return plots
+
+
+def test_matrix_numbers_are_readable_and_windows_are_framed():
+    import matplotlib.pyplot as plt
+
+    plots = _figures()
+    assert plots.text_colour((0.0, 0.1, 0.4, 1.0)) == "w"
+    assert plots.text_colour((0.95, 0.95, 1.0)) == "k"
+    matrix = np.arange(9.0).reshape(3, 3)
+    fig = plots.plot_matrix_values(
+        {"a": matrix, "b": matrix / 2}, outlines={"a": [(0, 0, 2, 2, "C1"), (1, 1, 2, 2, "C2")]}
+    )
+    panel_a, panel_b, *colour_bars = fig.axes
+    assert [bar.get_label() for bar in colour_bars] == ["<colorbar>"] * 2  # one per panel
+    colours = {text.get_text(): text.get_color() for text in panel_a.texts}
+    assert colours["0"] == "k" and colours["8"] == "w"
+    assert len(panel_a.patches) == 2 and len(panel_b.patches) == 0
+    assert panel_b.get_images()[0].get_clim() == (0.0, 4.0)
+    shared = plots.plot_matrix_values({"a": matrix, "b": matrix / 2}, shared_scale=True)
+    assert [ax.get_label() for ax in shared.axes[2:]] == ["<colorbar>"]  # one for both panels
+    assert {ax.get_images()[0].get_clim() for ax in shared.axes[:2]} == {(0.0, 8.0)}
+    plt.close("all")
+
+
+def test_feature_maps_share_one_colour_scale_with_a_bar():
+    import matplotlib.pyplot as plt
+
+    plots = _figures()
+    maps = np.random.default_rng(0).random((26, 26, 20)) * np.arange(1, 21)
+    fig = plots.plot_feature_maps(np.zeros((28, 28)), maps)
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 17  # the input and 16 maps
+    assert {image.get_clim() for image in images[1:]} == {(0.0, float(maps[..., :16].max()))}
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+    plt.close("all")
+
+
+def test_own_digits_figure_is_compact_and_marks_mistakes():
+    import matplotlib.pyplot as plt
+
+    plots = _figures()
+    images = np.zeros((9, 28, 28))
+    probabilities = np.full((9, 10), 0.01)
+    probabilities[np.arange(9), np.arange(9)] = 0.91
+    labels = [0, 1, 2, 3, 4, 5, 6, 7, 3]  # the last one is a mistake
+    fig = plots.plot_own_digits(images, images, probabilities, labels)
+    assert fig.get_size_inches()[1] < 4  # the old layout was 15 in tall for nine images
+    titles = [ax.title for ax in fig.axes if ax.get_title()]
+    assert [t.get_text() for t in titles[:2]] == ["0 (91%)", "1 (91%)"]
+    assert titles[8].get_text() == "8 (91%), true 3" and titles[8].get_color() == "C3"
+    taller = plots.plot_own_digits(np.zeros((12, 28, 28)), np.zeros((12, 28, 28)),
+                                   np.full((12, 10), 0.1))
+    assert taller.get_size_inches()[1] > fig.get_size_inches()[1]  # wraps into a second row
+    plt.close("all")

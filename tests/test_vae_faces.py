@@ -14,6 +14,7 @@ from vae_faces.metrics import (
     latent_group_separation,
     precision,
     recall_by_group,
+    recall_on_rarest,
     separation_auc,
     summarize,
     threshold_at_fpr,
@@ -224,6 +225,15 @@ def test_recall_precision_and_gap_on_a_hand_made_set():
     full_groups = np.repeat(RACES, 2)
     summary = summarize(np.tile([0.9, 0.1], 7), np.ones(14), full_groups)
     assert summary["gap"] == 0.0 and summary["worst_group_recall"] == 0.5
+
+
+def test_recall_on_rarest_splits_at_the_upper_quantile():
+    rarity = np.array([5.0, 0.0, 9.0, 1.0, 8.0, 2.0, 3.0, 4.0, 7.0, 6.0])
+    found = np.array([1, 1, 0, 1, 1, 1, 1, 1, 1, 0], dtype=bool)
+    # rarest 20%: rarity 9 (missed) and 8 (found); the other eight miss one face (rarity 6)
+    assert recall_on_rarest(rarity, found, 0.2) == (0.5, 7 / 8)
+    with pytest.raises(ValueError, match="must match"):
+        recall_on_rarest(rarity, found[:5], 0.2)
 
 
 def test_bootstrap_interval_covers_the_truth_with_the_binomial_width():

@@ -13,12 +13,9 @@ RACES = (
     "Latino_Hispanic",
 )
 
-# Skin-tone groups (vae_faces.skin_tone): a face is "lighter" when its individual typology angle
-# is at least this many degrees, "darker" below. -30 is the published lower bound of the
-# "brown" category (below it: "dark"; Del Bino et al. 2006), and it puts a third of the 18,197
-# FairFace-train faces below it (33.8%), so the evaluation set keeps about 300-400 darker faces
-# per gender. The training median (-9) split the tones more finely but gave the skewed CNN a
-# smaller and noisier gap (docs/decisions.md).
+# Skin-tone groups (vae_faces.skin_tone): "lighter" at or above this individual typology angle,
+# "darker" below. -30 degrees is the published boundary of the "dark" category (Del Bino et al.
+# 2006); why this value and not the training median: docs/decisions.md.
 ITA_THRESHOLD = -30.0
 
 # Faces per skin-tone group in the skewed training set: darker faces rare, as in the
@@ -40,15 +37,13 @@ class FacesConfig:
     eval_faces_per_group: int | None = None  # None: all 300 FairFace-val faces per race group
     image_size: int = 32  # the files store 64x64; 2x2 averaging gives 32x32 (4x fewer pixels)
     batch_size: int = 64
-    # k latent dimensions. 8 rather than 32: reconstructions were as good (L1 0.128 vs 0.131)
-    # and the resampler's per-dimension histograms have fewer dimensions to find 'rare' noise in.
+    # k latent dimensions: few, so the resampler's per-dimension histograms find less noise.
     latent_dim: int = 8
     base_filters: int = 16
     cnn_epochs: int = 6
     dbvae_epochs: int = 10
     learning_rate: float = 1e-3
-    # c in  L_VAE = c * KL + mean |x - x_hat|. At 0.005 the KL term won: the codes collapsed
-    # towards the prior and every reconstruction was the average face (measured).
+    # c in  L_VAE = c * KL + mean |x - x_hat|; ten times larger, the codes collapse to the prior.
     kl_weight: float = 0.0005
     num_bins: int = 10  # histogram bins per latent dimension for the resampler
     smoothing_alpha: float = 0.001  # alpha in  s_j ~ 1 / (Q_j + alpha)

@@ -97,6 +97,16 @@ def summarize(probabilities, is_face, groups, threshold: float = 0.5, group_name
     }
 
 
+def recall_on_rarest(rarity, found, fraction: float) -> tuple[float, float]:
+    """Recall on the faces whose ``rarity`` is at or above its ``1 - fraction`` quantile (the
+    rarest ``fraction``), and recall on the others. ``found``: True/False per face."""
+    rarity, found = np.asarray(rarity, dtype="float64"), np.asarray(found, dtype=bool)
+    if rarity.shape != found.shape:
+        raise ValueError(f"rarity {rarity.shape} and found {found.shape} must match.")
+    rare = rarity >= np.quantile(rarity, 1 - fraction)
+    return float(found[rare].mean()), float(found[~rare].mean())
+
+
 def separation_auc(values, members) -> float:
     """How well one number separates a group from the rest: the ROC AUC of ``values`` for
     ``members`` (True/False per example), folded so that 0.5 means no separation and 1.0
