@@ -21,16 +21,12 @@ class SentimentConfig:
     max_tokens: int = 600
     head_tokens: int = 150
     embedding_dim: int = 64
-    # Rows of the BiLSTM's table of word-pair vectors (0: words only). Seed 0, accuracy on the
-    # held-out films (validation): words only, 3 epochs 86.3%; words + pairs, 3 epochs 85.8%
-    # (88.1% after epoch 1: the pair table overfits), 2 epochs 88.8%; 65,537 rows, 3 epochs
-    # 87.4%; twice the width instead (embedding 128, 128 units, words only) 86.0% at 2.5x time.
+    # Rows of the BiLSTM's hashed word-pair table (0: words only, the SRN's input). Pairs beat
+    # a smaller table and a twice-as-wide words-only network (docs/decisions.md, chapter 1).
     pair_buckets: int = 262_147
     rnn_units: int = 64
     batch_size: int = 128
-    # Cosine decay over 2 epochs. Words only, on a random validation split (which shares films
-    # with training, see data.load_imdb): 3 epochs 90.0%, 4 epochs 89.5%, 2 epochs 89.0%; with
-    # word pairs, on held-out films, 2 epochs beat 3 (above).
+    # Cosine decay over 2 epochs: with the pair table a third epoch overfits (docs/decisions.md).
     num_epochs: int = 2
     srn_epochs: int = 3
     learning_rate: float = 3e-3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.ticker import MaxNLocator
 
 from course.figures import plot_fit_histories
 
@@ -154,22 +155,50 @@ def plot_review_lengths(lengths: np.ndarray, max_tokens: int):
 
 def plot_histories(histories: dict[str, dict[str, list[float]]]):
     """Training and validation loss and accuracy per epoch, one colour per model."""
-    return plot_fit_histories(histories, loss_name="binary cross-entropy")
+    fig = plot_fit_histories(histories, loss_name="binary cross-entropy")
+    num_epochs = max(len(history["loss"]) for history in histories.values())
+    for ax in fig.axes:
+        # Whole epochs only (matplotlib's default draws 1.25, 1.5, ... for a short run).
+        if num_epochs <= 12:
+            ax.set_xticks(range(1, num_epochs + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.8, num_epochs + 0.2)
+        ax.legend(fontsize=8)  # both panels: the loss curves need their names too
+    return fig
 
 
-def plot_running_probability(words: list[str], probabilities: np.ndarray, title: str = ""):
-    """P(positive) after each word of a review, the words written along the axis."""
-    width = min(16, max(6, 0.22 * len(words)))
-    fig, ax = plt.subplots(figsize=(width, 3.4))
-    steps = np.arange(1, len(words) + 1)
-    ax.axhline(0.5, color="0.6", lw=0.8)
-    ax.fill_between(steps, 0.5, probabilities, where=probabilities >= 0.5, color="C2", alpha=0.3,
-                    interpolate=True)
-    ax.fill_between(steps, 0.5, probabilities, where=probabilities < 0.5, color="C3", alpha=0.3,
-                    interpolate=True)
-    ax.plot(steps, probabilities, color="k", lw=1.2)
-    ax.set_xticks(steps)
-    ax.set_xticklabels(words, rotation=90, fontsize=7)
-    ax.set(ylim=(0, 1), xlim=(0.5, len(words) + 0.5), ylabel="P(positive)", title=title)
+def plot_running_probability(words: list[str], probabilities, title: str = "",
+                             mark: int | None = None, words_per_row: int = 30):
+    """P(positive) after each word of a review, the words written along the axis.
+
+    Long reviews wrap onto several rows of ``words_per_row`` words, all on one scale, so the
+    words stay legible at the notebook's width. ``mark``: the index of a word to highlight
+    (a "but", say), drawn in bold with a dotted line.
+    """
+    probabilities = np.asarray(probabilities, dtype=float)
+    num_rows = max(1, -(-len(words) // words_per_row))
+    fig, axes = plt.subplots(num_rows, 1, figsize=(11, 2.9 * num_rows), squeeze=False)
+    for row, ax in enumerate(axes[:, 0]):
+        first = row * words_per_row
+        steps = np.arange(first + 1, min(len(words), first + words_per_row) + 1)
+        values = probabilities[steps - 1]
+        ax.axhline(0.5, color="0.6", lw=0.8)
+        ax.fill_between(steps, 0.5, values, where=values >= 0.5, color="C2", alpha=0.3,
+                        interpolate=True)
+        ax.fill_between(steps, 0.5, values, where=values < 0.5, color="C3", alpha=0.3,
+                        interpolate=True)
+        ax.plot(steps, values, color="k", lw=1.2, marker="o", ms=2.5)
+        ax.set_xticks(steps)
+        labels = ax.set_xticklabels([words[step - 1] for step in steps], rotation=90,
+                                    fontsize=10)
+        if mark is not None and first <= mark < first + words_per_row:
+            labels[mark - first].set_fontweight("bold")
+            labels[mark - first].set_color("C0")
+            ax.axvline(mark + 1, color="C0", ls=":", lw=1.2)
+        ax.set(ylim=(0, 1), xlim=(first + 0.5, first + words_per_row + 0.5),
+               ylabel="P(positive)")
+        ax.tick_params(axis="y", labelsize=10)
+    axes[0, 0].set_title(title, fontsize=12)
     fig.tight_layout()
     return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -159,3 +160,51 @@ def running_probabilities(text: str, model, vectorizer, config: SentimentConfig)
         prefixes[length - 1, :length] = ids[:length]
     probabilities = np.asarray(model.predict(prefixes, batch_size=256, verbose=0)).ravel()
     return [vocabulary[i] for i in ids], probabilities
+
+
+def turns_at(words: list[str], probabilities, pivot: str = "but", window: int = 5,
+             min_before: int = 3):
+    """Index of the first ``pivot`` (with ``min_before`` words or more before it) if the verdict
+    turns there, else None.
+
+    It turns if P(positive) just before the pivot and at the end lie on opposite sides of 0.5,
+    and the end's side is reached within ``window`` words from the pivot on.
+    """
+    probabilities = np.asarray(probabilities)
+    for position, word in enumerate(words):
+        if word == pivot and position >= min_before:
+            end = probabilities[-1] > 0.5
+            soon = probabilities[position : position + window] > 0.5
+            before = probabilities[position - 1] > 0.5
+            turned = before != end and bool(np.any(soon == end))
+            return position if turned else None
+    return None
+
+
+class TurningReview(NamedTuple):
+    """A review the model reads as turning at a pivot word (``find_turning_review``)."""
+
+    index: int  # in the texts searched
+    words: list[str]
+    probabilities: np.ndarray  # P(positive) after each word
+    position: int  # of the pivot in ``words``
+    tried: int  # short reviews of this label with the pivot read so far, this one included
+
+
+def find_turning_review(texts, labels, label: int, model, vectorizer, config: SentimentConfig,
+                        pivot: str = "but", max_words: int = 60, max_tries: int = 100):
+    """The first short review of ``label`` (at most ``max_words`` words) that ``model`` reads
+    as turning at ``pivot`` (``turns_at``) and gets right in the end, as a ``TurningReview``;
+    None when none of the first ``max_tries`` candidates does."""
+    tried = 0
+    for index, (text, truth) in enumerate(zip(texts, labels, strict=True)):
+        if tried >= max_tries:
+            break
+        if truth != label or len(text.split()) > max_words or pivot not in tokenize(text):
+            continue
+        tried += 1
+        words, probabilities = running_probabilities(text, model, vectorizer, config)
+        position = turns_at(words, probabilities, pivot)
+        if position is not None and (probabilities[-1] > 0.5) == bool(label):
+            return TurningReview(index, words, probabilities, position, tried)
+    return None
