@@ -68,16 +68,18 @@ $(BENCH_STAMP): requirements.txt $(LOCK) $(BENCH_REQUIREMENTS) pyproject.toml
 	$(BENCH_VENV)/bin/pip install --quiet --no-deps -e .
 	touch $(BENCH_STAMP)
 
-## Chapter 2's audio tools (abc2midi, timidity, a 5 MB General MIDI soundfont), with apt.
-## Optional: without them the notebook still runs, draws piano rolls and says how to install.
-SYSTEM_PACKAGES := abcmidi timidity timgm6mb-soundfont
+## Chapter 2's music tools (abc2midi, abcm2ps for sheet music, timidity, a 5 MB General MIDI
+## soundfont), with apt. Optional: without them the notebook still runs, draws piano rolls and
+## says how to install.
+SYSTEM_PACKAGES := abcmidi abcm2ps timidity timgm6mb-soundfont
 system-deps:
-	@if command -v abc2midi >/dev/null && command -v timidity >/dev/null; then \
-	  echo "abc2midi and timidity are installed"; \
+	@if command -v abc2midi >/dev/null && command -v abcm2ps >/dev/null && \
+	  command -v timidity >/dev/null; then \
+	  echo "abc2midi, abcm2ps and timidity are installed"; \
 	elif command -v apt-get >/dev/null; then \
 	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
 	else \
-	  echo "Install abcmidi and timidity (plus a General MIDI soundfont) to hear chapter 2."; \
+	  echo "Install abcmidi, abcm2ps and timidity (plus a General MIDI soundfont) for chapter 2."; \
 	fi

@@ -133,6 +133,7 @@ def results_table() -> str:
 FIGURES = {
     "training_checkpoints/vae_faces/cpu/recall_by_group.png": "docs/images/vae_faces_recall.png",
     "training_checkpoints/rnn_music/cpu/piano_rolls.png": "docs/images/rnn_music_piano_rolls.png",
+    "training_checkpoints/rnn_music/cpu/tune_1.svg": "docs/images/rnn_music_tune_1.svg",
     "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/cartpole_trained.gif":
         "docs/images/dqn_cartpole.gif",
     "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/training_curve.png":

@@ -43,6 +43,18 @@ class TqdmProgress(keras.callbacks.Callback):
         self._bar.update(1)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._bar.set_postfix_str(format_logs(logs), refresh=False)
-        self._bar.close()
+        bar = self._bar
+        postfix = format_logs(logs)
+        if bar.total and bar.n < bar.total:
+            # Training stopped inside the epoch (a step or time budget reached): end the bar at
+            # what ran and say so, so that a half-drawn bar does not read as a crash.
+            postfix = f"stopped after {bar.n} of {bar.total} batches; {postfix}".rstrip("; ")
+            bar.total = bar.n
+        bar.set_postfix_str(postfix, refresh=False)
+        bar.close()
         self._bar = None
+
+    def on_train_end(self, logs=None):
+        if self._bar is not None:  # stopped before its epoch ended: close the bar all the same
+            self._bar.close()
+            self._bar = None

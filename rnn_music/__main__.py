@@ -27,7 +27,7 @@ from rnn_music.abc_tools import (
 from rnn_music.config import get_config
 from rnn_music.data import join_tunes, load_splits
 
-NUM_RENDERED = 3  # tunes written as .abc/.mid/.wav with a piano roll
+NUM_RENDERED = 3  # tunes written as .abc/.svg/.mid/.wav/.ogg with a piano roll
 
 
 def main(argv=None) -> dict:
@@ -87,14 +87,15 @@ def main(argv=None) -> dict:
     rolls = []
     for rank, index in enumerate(order[:NUM_RENDERED]):
         rendered = render_tune(tunes[index], out, f"tune_{rank + 1}")
-        if rendered.message:
-            print(rendered.message)
-        rolls.append((f"generated tune {rank + 1}", rendered.notes))
+        for message in (rendered.sheet_message, rendered.message):
+            if message:
+                print(message)
+        rolls.append((f"generated tune {rank + 1}", rendered.notes, rendered.bar_lines))
     if rolls:
         save_figure(plots.plot_piano_rolls(rolls), out / "piano_rolls.png")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1))
     print(json.dumps(metrics, indent=1))
-    print(f"wrote the model, samples (.abc/.mid/.wav), metrics and figures to {out}")
+    print(f"wrote the model, samples (.abc/.svg/.mid/.wav/.ogg), metrics and figures to {out}")
     return metrics
 
 

@@ -4,12 +4,16 @@
 - ``check_tune``: the validity rule, with ``abc2midi`` (from the abcmidi package) as the parser;
 - ``midi_to_wav``: synthesis with ``timidity`` and a General MIDI soundfont, refusing a silent
   result (timidity without instruments writes a silent WAV and says nothing);
-- ``read_midi_notes``: a small Standard MIDI File reader for the piano roll;
+- ``read_midi_notes``: a small Standard MIDI File reader for the piano roll, and
+  ``bar_line_times``: where the metre puts the bar lines in it;
+- ``engrave_tune``: sheet music (SVG) with ``abcm2ps``;
+- ``midi_to_ogg`` and ``audio_player``: sound small enough to keep in a notebook;
 - ``CopyFinder``: the longest run of generated characters copied from the training text.
 """
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -18,6 +22,7 @@ import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +31,12 @@ from course.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from rnn_music.data import split_tunes
 
 INSTALL_HINT = (
-    "Install the ABC and MIDI tools with:  sudo apt-get install -y abcmidi timidity "
-    "timgm6mb-soundfont   (Debian/Ubuntu; on macOS: brew install abcmidi timidity, plus a "
-    "General MIDI .sf2 soundfont named in $DL_SOUNDFONT)."
+    "Install the ABC and MIDI tools with:  sudo apt-get install -y abcmidi abcm2ps timidity "
+    "timgm6mb-soundfont   (Debian/Ubuntu, or: make system-deps; on macOS: brew install abcmidi "
+    "abcm2ps timidity, plus a General MIDI .sf2 soundfont named in $DL_SOUNDFONT)."
 )
+# Audio kept in a notebook is base64, a third larger than the file: 150 kB makes 200 kB there.
+AUDIO_EMBED_LIMIT = 150_000
 SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts")
 
 
@@ -150,6 +157,27 @@ def wav_peak(path: str | os.PathLike) -> float:
     return float(np.abs(samples.astype(np.int32)).max(initial=0)) / 32768
 
 
+def _timidity(midi_path, out_path, output_mode: str, is_good, failure: str, timidity, soundfont,
+              sample_rate: int) -> Path:
+    """Run timidity on ``midi_path`` into ``out_path`` (atomically); raise SilentAudioError with
+    ``failure`` and timidity's last words unless ``is_good(file)``."""
+    program = timidity or find_program("timidity")
+    soundfont = soundfont or find_soundfont()
+    out_path = Path(out_path)
+    command = [program, output_mode, "--output-mono", "-s", str(sample_rate), "-A", "300"]
+    if soundfont:
+        command += ["-x", f"soundfont {soundfont}"]
+    with atomic_path(out_path) as tmp:
+        result = subprocess.run(
+            [*command, "-o", str(tmp), str(midi_path)],
+            capture_output=True, text=True, errors="replace", timeout=120, check=False,
+        )
+        if not tmp.exists() or not is_good(tmp):
+            detail = (result.stdout + result.stderr).strip().splitlines()[-3:]
+            raise SilentAudioError(f"{failure} (its last words: {detail})")
+    return out_path
+
+
 def midi_to_wav(
     midi_path: str | os.PathLike,
     wav_path: str | os.PathLike,
@@ -162,24 +190,72 @@ def midi_to_wav(
     Uses ``soundfont`` (default: ``find_soundfont()``), else timidity's own configuration.
     Raises SilentAudioError when the result is silent, MissingToolError without timidity.
     """
-    program = timidity or find_program("timidity")
-    soundfont = soundfont or find_soundfont()
-    wav_path = Path(wav_path)
-    command = [program, "-Ow", "--output-mono", "-s", str(sample_rate), "-A", "300"]
-    if soundfont:
-        command += ["-x", f"soundfont {soundfont}"]
-    with atomic_path(wav_path) as tmp:
+    return _timidity(
+        midi_path, wav_path, "-Ow", lambda path: wav_peak(path) >= 0.01,
+        f"timidity produced no sound for {midi_path}: no General MIDI soundfont found. "
+        f"{INSTALL_HINT}", timidity, soundfont, sample_rate)
+
+
+def midi_to_ogg(
+    midi_path: str | os.PathLike,
+    ogg_path: str | os.PathLike,
+    timidity: str | None = None,
+    soundfont: str | os.PathLike | None = None,
+    sample_rate: int = 16_000,
+) -> Path:
+    """Synthesise ``midi_path`` to a mono Ogg Vorbis file (about 3 kB per second of music).
+
+    The same synthesis as ``midi_to_wav``, compressed about tenfold, so a tune's sound fits
+    in a notebook. It cannot check for silence: call ``midi_to_wav`` first for that.
+    """
+    return _timidity(
+        midi_path, ogg_path, "-Ov", lambda path: path.read_bytes()[:4] == b"OggS",
+        f"timidity wrote no Ogg Vorbis file for {midi_path}", timidity, soundfont, sample_rate)
+
+
+def audio_player(path: str | os.PathLike, max_bytes: int = AUDIO_EMBED_LIMIT):
+    """A notebook player for a sound file: embedded when it is at most ``max_bytes``, else a
+    link to the file (a big file would bloat the notebook, and GitHub plays neither)."""
+    from IPython.display import Audio, FileLink
+
+    path = Path(path)
+    if path.stat().st_size <= max_bytes:
+        return Audio(filename=str(path))
+    return FileLink(os.path.relpath(path), result_html_prefix="Too long to embed; listen: ")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheet music with abcm2ps
+
+# Lines of abcm2ps's SVG that change on every run without changing the picture.
+_VOLATILE_SVG = re.compile(r"^<!-- (CreationDate|CommandLine): .*-->\n", re.MULTILINE)
+
+
+def engrave_tune(tune: str, svg_path: str | os.PathLike, abcm2ps: str | None = None) -> Path:
+    """Engrave ``tune`` as sheet music: an SVG file at ``svg_path`` (written atomically).
+
+    Raises MissingToolError without ``abcm2ps``, ValueError when it engraves nothing.
+    """
+    program = abcm2ps or find_program("abcm2ps")
+    svg_path = Path(svg_path)
+    with tempfile.TemporaryDirectory(prefix="abcm2ps-") as folder:
+        abc_path = Path(folder) / "tune.abc"
+        abc_path.write_text(tune.strip() + "\n\n", encoding="ascii", errors="replace")
+        # -g: SVG, one file per tune (named tune001.svg, ...); -q: no chatter on stdout.
         result = subprocess.run(
-            [*command, "-o", str(tmp), str(midi_path)],
-            capture_output=True, text=True, errors="replace", timeout=120, check=False,
+            [program, "-g", "-q", "-O", str(Path(folder) / "tune.svg"), str(abc_path)],
+            capture_output=True, text=True, errors="replace", timeout=60, check=False,
         )
-        if not tmp.exists() or wav_peak(tmp) < 0.01:
+        pages = sorted(Path(folder).glob("tune*.svg"))
+        if not pages:
             detail = (result.stdout + result.stderr).strip().splitlines()[-3:]
-            raise SilentAudioError(
-                f"timidity produced no sound for {midi_path} (no General MIDI soundfont found; "
-                f"its last words: {detail}). {INSTALL_HINT}"
-            )
-    return wav_path
+            raise ValueError(f"abcm2ps engraved nothing from this tune: {detail}")
+        svg = _VOLATILE_SVG.sub("", pages[0].read_text(encoding="utf-8", errors="replace"))
+    # The <title> (a tooltip) names the temporary file: name the tune instead.
+    titles = [line[2:].strip() for line in tune.splitlines() if line.startswith("T:")]
+    title = html.escape(titles[0] if titles else svg_path.stem, quote=False)
+    svg = re.sub(r"<title>.*?</title>", lambda _: f"<title>{title}</title>", svg, count=1)
+    return atomic_write_text(svg_path, svg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,6 +335,33 @@ def _track_notes(track: bytes, division: int) -> list[Note]:
     return notes
 
 
+def bar_line_times(tune: str, end: float) -> list[float]:
+    """Where the tune's metre puts its bar lines, in quarter notes from 0 up to ``end``.
+
+    A bar is M (the time signature) long; the first line closes the pickup when the tune has
+    one. In a well-formed tune every played bar line falls on this grid, repeats included
+    (a part's short last bar plus the pickup make a full bar); a bar of the wrong length
+    shifts the notes after it off the grid. One metre: a later M: field is not followed.
+    Returns [] for M:none or a tune without a body.
+    """
+    from rnn_music.bars import header_meter, read_events, split_header
+
+    header, body = split_header(tune)
+    meter = header_meter(header)
+    if meter.bar is None or not body.strip():
+        return []
+    first_bar = Fraction(0)
+    for event in read_events(body, meter):
+        if event[0] == "bar":
+            break
+        if event[0] == "note":
+            first_bar += event[1]
+    bar = float(meter.bar) * 4  # whole notes -> quarter notes
+    pickup = float(first_bar) * 4 if 0 < first_bar < meter.bar else 0.0
+    times = [pickup] if pickup else []
+    return times + [float(time) for time in np.arange(pickup + bar, end + 1e-9, bar)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Originality: longest run copied from the training text
 
@@ -321,19 +424,28 @@ class RenderedTune:
     abc_path: Path
     midi_path: Path | None = None
     wav_path: Path | None = None
+    ogg_path: Path | None = None  # the WAV's sound, compressed to fit in a notebook
+    svg_path: Path | None = None  # the sheet music
     notes: list[Note] = field(default_factory=list)
+    bar_lines: list[float] = field(default_factory=list)  # in quarter notes, for the piano roll
     check: TuneCheck | None = None
-    message: str = ""  # why the MIDI or the WAV is missing, with how to fix it
+    message: str = ""  # why the MIDI or the sound is missing, with how to fix it
+    sheet_message: str = ""  # why the sheet music is missing
 
 
 def render_tune(tune: str, folder: str | os.PathLike, name: str) -> RenderedTune:
-    """Write ``name``.abc, and where the tools allow, ``name``.mid and ``name``.wav.
+    """Write ``name``.abc, and where the tools allow, ``name``.svg (sheet music), ``name``.mid,
+    ``name``.wav and ``name``.ogg.
 
-    Never raises for a missing tool or soundfont: the message says what is missing and how to
+    Never raises for a missing tool or soundfont: the messages say what is missing and how to
     install it, so a notebook keeps running (and still shows the ABC text).
     """
     folder = Path(folder)
     rendered = RenderedTune(atomic_write_text(folder / f"{name}.abc", tune.strip() + "\n\n"))
+    try:
+        rendered.svg_path = engrave_tune(tune, folder / f"{name}.svg")
+    except (MissingToolError, ValueError) as error:
+        rendered.sheet_message = str(error)
     try:
         rendered.check = check_tune(tune)
     except MissingToolError as error:
@@ -346,8 +458,11 @@ def render_tune(tune: str, folder: str | os.PathLike, name: str) -> RenderedTune
         return rendered
     rendered.midi_path = atomic_write_bytes(folder / f"{name}.mid", rendered.check.midi)
     rendered.notes = read_midi_notes(rendered.check.midi)
+    end = max((note.start + note.duration for note in rendered.notes), default=0.0)
+    rendered.bar_lines = bar_line_times(tune, end)
     try:
         rendered.wav_path = midi_to_wav(rendered.midi_path, folder / f"{name}.wav")
+        rendered.ogg_path = midi_to_ogg(rendered.midi_path, folder / f"{name}.ogg")
     except (MissingToolError, SilentAudioError) as error:
         rendered.message = str(error)
     return rendered

@@ -17,17 +17,16 @@ class MusicConfig:
     # Model: Embedding -> LSTM -> Dense over the vocabulary
     embedding_dim: int = 64
     rnn_units: int = 256
-    # Dropout in training on the LSTM's inputs and outputs (rnn_music.model.build_model):
-    # held out 1.006 nats/char against 1.071 without, same 540 s budget (the benchmark's), seed 0.
+    # Dropout in training on the LSTM's inputs and outputs (rnn_music.model.build_model): the
+    # corpus is small enough to memorise (docs/decisions.md, "Chapter 2").
     input_dropout: float = 0.2
     output_dropout: float = 0.5
     # Training on random windows of the training text
     sequence_length: int = 200
     batch_size: int = 32
     learning_rate: float = 5e-3  # peak; a cosine decay takes it down as training progresses
-    # A fixed number of steps, so a rerun reproduces the run; the cpu profile's 1,750 steps (7
-    # checkpoints) took 9 to 17 minutes on two cores (machines here vary 2x). Only the benchmark
-    # stops on the clock (``train_seconds``), to compare recipes at equal time.
+    # A fixed number of steps, so a rerun reproduces the run; only the benchmark stops on the
+    # clock (``train_seconds``), to compare recipes at equal time.
     num_steps: int = 1_750
     train_seconds: float | None = None
     steps_per_checkpoint: int = 250  # one Keras "epoch": a checkpoint and a held-out evaluation

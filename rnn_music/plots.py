@@ -27,42 +27,55 @@ def plot_history(history: dict[str, list[float]], steps_per_checkpoint: int, tit
     return fig
 
 
-def plot_piano_roll(notes: list[Note], title: str = "", ax=None):
-    """Each note as a bar: time (quarter notes) across, pitch up."""
+def plot_piano_roll(notes: list[Note], title: str = "", ax=None, bar_lines=(), end=None):
+    """Each note as a bar: time (quarter notes) across, pitch up; ``bar_lines`` (quarter notes,
+    see ``abc_tools.bar_line_times``) as vertical lines; the time axis runs to ``end``
+    (default: the last note's end)."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(10, 3))
     else:
         fig = ax.figure
+    ax.set_title(title, loc="left", fontsize=10)
     if not notes:
         ax.text(0.5, 0.5, "no notes", ha="center", va="center", transform=ax.transAxes)
-        ax.set_title(title)
         return fig
     pitches = np.array([note.pitch for note in notes])
+    for time in bar_lines:
+        ax.axvline(time, color="0.55", linewidth=0.8, zorder=0)
     ax.barh(
         pitches,
         [note.duration for note in notes],
         left=[note.start for note in notes],
         height=0.8,
         color=plt.cm.viridis((pitches - pitches.min()) / max(1, np.ptp(pitches))),
+        zorder=1,
     )
     low, high = int(pitches.min()) - 2, int(pitches.max()) + 2
     ax.set_ylim(low, high)
-    ax.set_xlim(0, max(note.start + note.duration for note in notes))
+    ax.set_xlim(0, end or max(note.start + note.duration for note in notes))
     ticks = [p for p in range(low, high + 1) if p % 12 in (0, 7)]  # every C and G
     ax.set_yticks(ticks, [f"{NOTE_NAMES[p % 12]}{p // 12 - 1}" for p in ticks])
-    ax.set_xlabel("time (quarter notes)")
+    ax.set_xlabel("time (quarter notes); grey lines: bar lines of the metre")
     ax.set_ylabel("pitch")
-    ax.set_title(title)
-    ax.grid(axis="x", alpha=0.2)
-    fig.tight_layout()
+    if len(fig.axes) == 1:
+        fig.tight_layout()
     return fig
 
 
-def plot_piano_rolls(rolls: list[tuple[str, list[Note]]]):
-    """Several piano rolls stacked, one per (title, notes)."""
-    fig, axes = plt.subplots(len(rolls), 1, figsize=(10, 2.6 * len(rolls)), squeeze=False)
-    for ax, (title, notes) in zip(axes[:, 0], rolls, strict=True):
-        plot_piano_roll(notes, title, ax=ax)
+def plot_piano_rolls(rolls: list[tuple]):
+    """Piano rolls stacked on one time axis, one per ``(title, notes)`` or
+    ``(title, notes, bar_lines)``: the same length of music is the same width in every panel."""
+    end = max(
+        (note.start + note.duration for roll in rolls for note in roll[1]), default=1.0
+    )
+    fig, axes = plt.subplots(
+        len(rolls), 1, figsize=(10, 2.4 * len(rolls)), squeeze=False, sharex=True
+    )
+    for ax, (title, notes, *bar_lines) in zip(axes[:, 0], rolls, strict=True):
+        plot_piano_roll(notes, title, ax=ax, bar_lines=bar_lines[0] if bar_lines else (),
+                        end=end)
+    for ax in axes[:-1, 0]:
+        ax.set_xlabel("")
     fig.tight_layout()
     return fig
 

@@ -48,6 +48,21 @@ def compile_model(model: keras.Model, learning_rate: float, jit_compile=False) -
     return model
 
 
+def gradient_step(model: keras.Model, optimizer, loss_fn, x, y) -> float:
+    """One step of gradient descent on a batch, written out (``fit`` runs the same in a graph).
+
+    The tape records the forward pass L(theta); ``tape.gradient`` gives dL/dtheta for every
+    weight; the optimizer (Adam) moves the weights. Returns the batch's loss before the step.
+    """
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    gradients = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+    return float(loss)
+
+
 class BudgetSchedule(keras.callbacks.Callback):
     """Learning rate and stopping by the run's progress, on a step or a time budget.
 
