@@ -40,6 +40,7 @@ from dqn_cartpole.dqn import (
     NStepAccumulator,
     ReplayBuffer,
     epsilon_greedy,
+    gradient_step,
     linear_epsilon,
 )
 
@@ -227,6 +228,105 @@ def write_figures(run: TrainingRun) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The logger: everything the training loop does besides learning
+
+
+class RunLogger:
+    """The bookkeeping of a training run, so that ``train`` shows only the algorithm.
+
+    It resumes the run from its folder's checkpoint when it is made (agent, replay buffer, random
+    generator, records and clocks), keeps the progress bar, the record of every training episode
+    and the mean TD loss, and every ``eval_every`` environment steps (and at the end) evaluates
+    the greedy policy, writes a checkpoint and the CSV files, and every ``figure_every`` steps
+    the PNGs. The training clock stops while it does so.
+    """
+
+    def __init__(self, run: TrainingRun, buffer: ReplayBuffer, rng: np.random.Generator,
+                 progress: bool = True):
+        self.run, self.buffer, self.rng = run, buffer, rng
+        config = run.config
+        self.seconds_before = restore_checkpoint(run, buffer, rng)  # of earlier sessions
+        remove_leftovers(run.folder, (WEIGHTS, REPLAY))
+        finished = run.env_step >= config.num_steps
+        if run.env_step and not finished:
+            print(f"Resuming {run.folder} at step {run.env_step} of {config.num_steps}.")
+        self.started = time.perf_counter()
+        self.outside_training = 0.0  # seconds spent evaluating and writing files since `started`
+        self.lengths = np.zeros(config.num_envs, dtype=int)  # of the episodes in play
+        self.returns = np.zeros(config.num_envs)
+        self.q_sums = np.zeros(config.num_envs)  # sum over the episode of max_a Q(s_t, a)
+        self.losses = []  # TD losses of the gradient steps since the last evaluation
+        self.next_eval = (run.env_step // config.eval_every + 1) * config.eval_every
+        self.next_figure = (run.env_step // config.figure_every + 1) * config.figure_every
+        self.bar = tqdm(total=config.num_steps, initial=run.env_step, desc="DQN", unit="step",
+                        mininterval=2.0, disable=not progress or finished)
+
+    def record_steps(self, real: np.ndarray, rewards: np.ndarray, q_values: np.ndarray,
+                     ended: np.ndarray, epsilon: float) -> None:
+        """Add one vector step to the episodes in play (``real``: the environments that made a
+        transition) and log each episode that just ended."""
+        run = self.run
+        self.bar.update(int(real.sum()))
+        self.lengths += real
+        self.returns += np.where(real, rewards, 0.0)
+        self.q_sums += np.where(real, q_values.max(axis=1), 0.0)
+        finished = real & ended
+        for index in np.flatnonzero(finished):
+            run.episodes.append({
+                "env_step": run.env_step,
+                "episode": len(run.episodes) + 1,
+                "return": float(self.returns[index]),
+                "length": int(self.lengths[index]),
+                "mean_max_q": float(self.q_sums[index] / self.lengths[index]),
+                "epsilon": round(epsilon, 4),
+            })
+        self.lengths[finished], self.returns[finished], self.q_sums[finished] = 0, 0.0, 0.0
+
+    def record_loss(self, loss) -> None:
+        """Keep a gradient step's loss (a tensor: reading it now would wait for the step)."""
+        self.losses.append(loss)
+
+    def mean_loss(self) -> float:
+        """The mean TD loss since the last call (nan if no gradient step was taken)."""
+        losses = [float(loss) for loss in self.losses]
+        self.losses.clear()
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def evaluate_when_due(self) -> None:
+        """Every ``eval_every`` steps and at the end: evaluate, redraw, checkpoint."""
+        run, config = self.run, self.run.config
+        last_step = run.env_step >= config.num_steps
+        if run.env_step < self.next_eval and not last_step:
+            return
+        paused = time.perf_counter()
+        train_seconds = self.seconds_before["train"] + paused - self.started - self.outside_training
+        scores = evaluate(greedy_policy(run.agent), config.eval_episodes,
+                          seed=10_000 * (config.seed + 1) + len(run.evaluations))
+        run.evaluations.append({
+            "env_step": run.env_step,
+            "mean_return": float(scores.mean()),
+            "min_return": float(scores.min()),
+            "max_return": float(scores.max()),
+            "solved": bool(scores.mean() >= config.solved_return),
+            "td_loss": round(self.mean_loss(), 6),  # mean since the last evaluation
+            "train_seconds": round(train_seconds, 3),
+            "wall_seconds": round(self.seconds_before["wall"] + time.perf_counter() - self.started,
+                                  3),
+        })
+        self.bar.set_postfix_str(f"eval {scores.mean():.0f}", refresh=False)
+        if run.env_step >= self.next_figure or last_step:
+            write_figures(run)
+            self.next_figure = (run.env_step // config.figure_every + 1) * config.figure_every
+        wall_seconds = self.seconds_before["wall"] + time.perf_counter() - self.started
+        save_checkpoint(run, self.buffer, self.rng, {"train": train_seconds, "wall": wall_seconds})
+        self.outside_training += time.perf_counter() - paused
+        self.next_eval = (run.env_step // config.eval_every + 1) * config.eval_every
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
 # Training
 
 
@@ -243,108 +343,47 @@ def train(
     """
     set_seed(config.seed)  # the networks' initial weights
     rng = np.random.default_rng(config.seed)  # exploration and minibatch sampling
-    run = TrainingRun(DQNAgent(config), config, Path(folder or run_dir(config)))
-    buffer = ReplayBuffer(config.buffer_size)
-    seconds = restore_checkpoint(run, buffer, rng)
-    remove_leftovers(run.folder, (WEIGHTS, REPLAY))
+    agent, buffer = DQNAgent(config), ReplayBuffer(config.buffer_size)
+    run = TrainingRun(agent, config, Path(folder or run_dir(config)))
+    logger = RunLogger(run, buffer, rng, progress)  # first loads the checkpoint, if any
     if run.env_step >= config.num_steps:
         return run
-    if run.env_step:
-        print(f"Resuming {run.folder} at step {run.env_step} of {config.num_steps}.")
-    train_seconds, wall_seconds = seconds["train"], seconds["wall"]
-    started = time.perf_counter()
-    outside_training = 0.0  # seconds spent evaluating and writing files since `started`
-
-    num_envs = config.num_envs
-    envs = make_vector_env(num_envs)
+    envs = make_vector_env(config.num_envs)
     states, _ = envs.reset(seed=config.seed + run.env_step)
-    resetting = np.zeros(num_envs, dtype=bool)  # copies whose next step() only starts an episode
-    accumulator = NStepAccumulator(num_envs, config.n_step, config.gamma)
-    lengths = np.zeros(num_envs, dtype=int)
-    returns = np.zeros(num_envs)
-    q_sums = np.zeros(num_envs)  # sum over the episode of max_a Q(s_t, a)
-    next_eval = (run.env_step // config.eval_every + 1) * config.eval_every
-    next_figure = (run.env_step // config.figure_every + 1) * config.figure_every
-    bar = tqdm(total=config.num_steps, initial=run.env_step, desc="DQN", unit="step",
-               mininterval=2.0, disable=not progress)
+    starting = np.zeros(config.num_envs, dtype=bool)  # copies whose next step() only resets them
+    n_step = NStepAccumulator(config.num_envs, config.n_step, config.gamma)
 
     while run.env_step < config.num_steps:
-        # Act: epsilon-greedy on the online network's Q values.
-        epsilon = linear_epsilon(
-            run.env_step, config.epsilon_start, config.epsilon_end, config.exploration_steps
-        )
-        q_values = run.agent.q_values(states)
+        # Act: epsilon-greedy on the online network's Q values, one call for all environments.
+        epsilon = linear_epsilon(run.env_step, config.epsilon_start, config.epsilon_end,
+                                 config.exploration_steps)
+        q_values = agent.q_values(states)
         actions = epsilon_greedy(q_values, epsilon, rng)
         next_states, rewards, terminated, truncated, _ = envs.step(actions)
 
-        # Remember: every real transition goes into the replay buffer (as n-step transitions).
-        real = ~resetting
-        completed = []
-        for index in np.flatnonzero(real):
-            completed += accumulator.step(index, states[index], actions[index], rewards[index],
-                                          next_states[index], terminated[index], truncated[index])
-        if completed:
-            buffer.add(*(np.array(column) for column in zip(*completed, strict=True)))
-        lengths += real
-        returns += np.where(real, rewards, 0.0)
-        q_sums += np.where(real, q_values.max(axis=1), 0.0)
+        # Store: every real transition (an autoreset step is none) as n-step transitions.
+        real = ~starting
+        for i in np.flatnonzero(real):
+            buffer.extend(n_step.step(i, states[i], actions[i], rewards[i], next_states[i],
+                                      terminated[i], truncated[i]))
         run.env_step += int(real.sum())
-        bar.update(int(real.sum()))
+        logger.record_steps(real, rewards, q_values, terminated | truncated, epsilon)
+        starting, states = terminated | truncated, next_states
 
-        # Log each episode that just ended.
-        finished = real & (terminated | truncated)
-        for index in np.flatnonzero(finished):
-            run.episodes.append({
-                "env_step": run.env_step,
-                "episode": len(run.episodes) + 1,
-                "return": float(returns[index]),
-                "length": int(lengths[index]),
-                "mean_max_q": float(q_sums[index] / lengths[index]),
-                "epsilon": round(epsilon, 4),
-            })
-        lengths[finished], returns[finished], q_sums[finished] = 0, 0.0, 0.0
-        resetting = terminated | truncated
-        states = next_states
-
-        # Learn: the gradient steps that are due, each on a fresh minibatch from the buffer.
+        # Learn: each gradient step due samples a minibatch and regresses Q(s, a) on its TD
+        # targets; every target_update_every steps the target network catches up (sync).
         if run.env_step >= config.learning_starts and len(buffer) >= config.batch_size:
             due = (run.env_step - config.learning_starts) // config.train_every + 1
             while run.gradient_steps < due:
-                run.agent.train_step_on(buffer.sample(config.batch_size, rng))
+                batch = buffer.sample(config.batch_size, rng)
+                logger.record_loss(gradient_step(agent, batch.pack()))
                 run.gradient_steps += 1
                 if run.gradient_steps % config.target_update_every == 0:
-                    run.agent.update_target(1.0 if config.target_update == "hard" else config.tau)
+                    agent.update_target(1.0 if config.target_update == "hard" else config.tau)
 
-        # Evaluate, checkpoint, redraw.
-        last_step = run.env_step >= config.num_steps
-        if run.env_step >= next_eval or last_step:
-            paused = time.perf_counter()
-            scores = evaluate(greedy_policy(run.agent), config.eval_episodes,
-                              seed=10_000 * (config.seed + 1) + len(run.evaluations))
-            now = time.perf_counter()
-            run.evaluations.append({
-                "env_step": run.env_step,
-                "mean_return": float(scores.mean()),
-                "min_return": float(scores.min()),
-                "max_return": float(scores.max()),
-                "solved": bool(scores.mean() >= config.solved_return),
-                "td_loss": round(run.agent.mean_loss(), 6),  # mean since the last evaluation
-                "train_seconds": round(train_seconds + paused - started - outside_training, 3),
-                "wall_seconds": round(wall_seconds + now - started, 3),
-            })
-            bar.set_postfix_str(f"eval {scores.mean():.0f}", refresh=False)
-            if run.env_step >= next_figure or last_step:
-                write_figures(run)
-                next_figure = (run.env_step // config.figure_every + 1) * config.figure_every
-            elapsed = time.perf_counter() - started
-            save_checkpoint(run, buffer, rng, {
-                "train": train_seconds + paused - started - outside_training,
-                "wall": wall_seconds + elapsed,
-            })
-            outside_training += time.perf_counter() - paused
-            next_eval = (run.env_step // config.eval_every + 1) * config.eval_every
-    bar.close()
+        logger.evaluate_when_due()  # and checkpoint, CSV files, figures
     envs.close()
+    logger.close()
     return run
 
 
@@ -379,7 +418,9 @@ def plot_training_curve(episodes: list[dict], evaluations: list[dict] | None = N
                       "o-", ms=4, color="C2", label="greedy policy, mean of 100 episodes")
     score_ax.axhline(solved_return, color="C3", ls="--", lw=1, label=f"solved ({solved_return:g})")
     score_ax.set(ylabel="score (return)", ylim=(0, MAX_EPISODE_STEPS * 1.05))
-    score_ax.legend(loc="upper left", fontsize=8)
+    # Above the panel, in one row: inside it, any corner hides part of some run's curve.
+    score_ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=4, fontsize=8,
+                    frameon=False, borderaxespad=0.0)
     q_ax.plot(steps, q_means, color="C1")
     q_ax.set(xlabel="environment step", ylabel="mean of max_a Q(s, a)\nover the episode")
     fig.tight_layout()
@@ -408,7 +449,7 @@ def plot_evaluations(episodes: list[dict] | None, evaluations: list[dict],
 def plot_variant_comparison(runs: dict[str, list[TrainingRun]], solved_return: float = 475.0):
     """Greedy-policy return against environment steps, one panel per variant, one line per seed.
 
-    ``runs`` maps a variant's label (say "2015: target network") to its runs over several seeds.
+    ``runs`` maps a variant's label (say "no target network") to its runs over several seeds.
     """
     fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.6), sharey=True,
                              squeeze=False)
@@ -472,13 +513,44 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 25.
     return path
 
 
-def plot_filmstrip(frames: list[np.ndarray], num_panels: int = 6, frame_every: int = 2):
-    """``num_panels`` frames spread evenly over an episode, labelled with their time step."""
+def plot_filmstrip(frames: list[np.ndarray], num_panels: int = 6, frame_every: int = 2,
+                   title: str | None = None, last_step: int | None = None):
+    """``num_panels`` frames spread evenly over an episode, labelled with their time step, under
+    an optional ``title``.
+
+    ``frames`` are those of ``record_episode``: every ``frame_every``-th step, and the last
+    step of the episode, whose number ``last_step`` gives (its length, for CartPole its return).
+    """
     picks = np.unique(np.linspace(0, len(frames) - 1, num_panels).round().astype(int))
-    fig, axes = plt.subplots(1, len(picks), figsize=(2.4 * len(picks), 2.0), squeeze=False)
+    steps = np.minimum(np.arange(len(frames)) * frame_every, MAX_EPISODE_STEPS)
+    if last_step is not None:
+        steps[-1] = last_step
+    # Constrained layout keeps the title clear of the panels' own titles.
+    fig, axes = plt.subplots(1, len(picks), figsize=(2.4 * len(picks), 2.2), squeeze=False,
+                             layout="constrained")
     for ax, index in zip(axes[0], picks, strict=True):
         ax.imshow(frames[index])
-        ax.set_title(f"step {min(index * frame_every, MAX_EPISODE_STEPS)}", fontsize=9)
+        ax.set_title(f"step {steps[index]}", fontsize=9)
         ax.axis("off")
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=11)
     return fig
+
+
+class Animation:
+    """An animated GIF as a notebook output that every viewer shows, GitHub's included.
+
+    Jupyter would send a GIF as ``image/gif``, which nbconvert, nbviewer and GitHub do not
+    render: they print ``<IPython.core.display.Image object>`` instead. Sent as ``image/png``,
+    the same bytes become an ``<img>`` everywhere, and browsers recognise a GIF by its content
+    and animate it. The plain-text form names the file, for text-only viewers.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def _repr_png_(self) -> bytes:
+        return self.path.read_bytes()
+
+    def __repr__(self) -> str:
+        return f"<animated GIF {self.path.name}>"

@@ -30,40 +30,35 @@ class DQNConfig:
     num_steps: int = 30_000  # environment steps of the whole run
     seed: int = 0
     # The Q-network: a multilayer perceptron from the 4 state numbers to one Q value per action.
-    # Measured over seeds 0-2 (50k steps, first greedy mean >= 475): 64x64 with a constant
-    # learning rate 5e-4 and one-step targets solved at 42.5k steps or not at all; 256x256 with
-    # the decaying rate below at 27.5k-30k; adding 5-step returns at 15k-25k, every seed still
-    # solved at the end. The wider network costs ~1.7x the CPU time per step.
+    # 256x256 learnt in about half the steps of 64x64 (docs/decisions.md, chapter 5).
     hidden_units: tuple[int, ...] = (256, 256)
-    # Adam at a constant 1e-3 with frequent target copies diverged; decaying it to 0 over the
-    # run keeps the late updates small enough not to shake a solved policy apart. The peak:
-    # seeds 0-4 (50k steps, decay over 50k) first passed at 25k/15k/20k/15k/17.5k with 1e-3 and
-    # at 12.5k/22.5k/15k/10k/10k with 2e-3, all ending solved; 3e-3 passed at 7.5k-10k but a
-    # seed's final policy fell to 136, and 3e-3 decayed over 20k-25k froze some seeds at 310-420.
+    # Adam's peak learning rate: the fastest of those tried that left every seed's final policy
+    # solved (docs/decisions.md).
     learning_rate: float = 2e-3
     # The learning rate falls linearly to learning_rate_end over the first decay_steps
-    # environment steps (None: the whole run). learning_rate_end=None keeps it constant.
+    # environment steps (None: the whole run), so late updates cannot shake a solved policy
+    # apart. learning_rate_end=None keeps it constant.
     learning_rate_end: float | None = 0.0
     decay_steps: int | None = None
     gradient_clip_norm: float | None = 10.0  # None: no clipping
     loss: str = "huber"  # "huber" or "mse"
     gamma: float = 0.99  # discount factor of the return G_t = r_t + gamma r_{t+1} + ...
-    # n-step returns: the target sums n rewards before it bootstraps (1: plain DQN).
+    # n-step returns: the target sums n rewards before it bootstraps (1: plain DQN); news of a
+    # failure travels back n steps per target refresh instead of one.
     n_step: int = 5
     # Experience replay
     buffer_size: int = 50_000
     batch_size: int = 128
     learning_starts: int = 1_000  # random-ish steps collected before the first training step
-    # Each compiled Keras call costs ~0.5 ms (acting) and ~2 ms (gradient step) here whatever
-    # the batch size, so 4 environments share one acting call and a training step comes every
-    # 2 environment steps: 3x the speed of (1 env, every step); on 3 seeds it learnt as well.
-    train_every: int = 2  # environment steps per training step
+    # A compiled call costs about the same whatever the batch, so 4 environments share one
+    # acting call and a gradient step comes every 2 environment steps (3x faster, as good).
+    train_every: int = 2  # environment steps per gradient step
     num_envs: int = 4  # environments stepped together (one network call chooses all actions)
     # Exploration: epsilon falls linearly from start to end over the first exploration_steps.
     epsilon_start: float = 1.0
     epsilon_end: float = 0.05
     exploration_steps: int = 6_000
-    # Target network (the 2015 paper); use_target_network=False is the 2013 variant.
+    # Target network (the 2015 paper); False: the online network makes its own targets.
     use_target_network: bool = True
     target_update: str = "hard"  # "hard": copy every target_update_every steps; "soft": Polyak
     target_update_every: int = 100  # training steps between hard copies (soft: between updates)

@@ -1,11 +1,9 @@
 """The DQN agent, top to bottom: Q-network, epsilon-greedy actions, replay buffer, Bellman target,
-training step and target network.
+target network, loss and gradient step.
 
-Everything that runs on tensors uses ``keras.layers`` and ``keras.ops`` only, so the agent runs on
-the TensorFlow, JAX and PyTorch backends alike. The gradient step is Keras's own compiled
-``train_on_batch`` with the loss in ``compute_loss``; the Q values that choose actions come from
-the compiled ``predict_on_batch``. Neither goes through ``model.predict``, which rebuilds a data
-pipeline on every call and would cost tens of milliseconds per environment step.
+Everything that runs on tensors uses ``keras.layers`` and ``keras.ops``, except ``gradient_step``:
+taking a gradient is the one thing each Keras backend does its own way, so that is the one
+function written for TensorFlow (``tf.GradientTape`` in a ``tf.function``).
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from dqn_cartpole.constant import NUM_ACTIONS, NUM_OBSERVATIONS, DQNConfig
@@ -78,6 +77,25 @@ class Batch(NamedTuple):
     truncated: np.ndarray  # (n,) bool: the time limit cut the episode off after s'
     horizons: np.ndarray  # (n,) int32: how many rewards `rewards` sums (n-step returns; else 1)
 
+    def pack(self) -> np.ndarray:
+        """What the loss reads, in one (n, 12) float32 array: a compiled step converts each array
+        it is given, and one conversion is cheaper than six. Columns: state (4), action, reward,
+        next state (4), terminated, horizon. ``truncated`` is left out: the loss never reads it.
+        Actions and horizons are small whole numbers, exact in float32."""
+        return np.concatenate(
+            [self.states, self.actions[:, None], self.rewards[:, None], self.next_states,
+             self.terminated[:, None], self.horizons[:, None]],
+            axis=1, dtype=np.float32,
+        )
+
+    @staticmethod
+    def unpack(packed) -> Batch:
+        """The inverse of ``pack`` (on an array or a tensor); ``truncated`` is None."""
+        n = NUM_OBSERVATIONS
+        return Batch(states=packed[:, :n], actions=packed[:, n], rewards=packed[:, n + 1],
+                     next_states=packed[:, n + 2 : 2 * n + 2], terminated=packed[:, 2 * n + 2],
+                     truncated=None, horizons=packed[:, 2 * n + 3])
+
 
 class ReplayBuffer:
     """The last ``capacity`` transitions in preallocated numpy arrays.
@@ -121,6 +139,12 @@ class ReplayBuffer:
         self.horizons[rows] = horizons
         self.position = (self.position + count) % self.capacity
         self.size = min(self.size + count, self.capacity)
+
+    def extend(self, transitions: list[tuple]) -> None:
+        """Store transitions given one tuple each, in ``add``'s order of fields (as
+        ``NStepAccumulator.step`` returns them)."""
+        if transitions:
+            self.add(*(np.array(column) for column in zip(*transitions, strict=True)))
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
         """``batch_size`` transitions drawn uniformly (with replacement) from those stored."""
@@ -245,47 +269,30 @@ def huber(errors, delta: float = 1.0):
 
 
 # ---------------------------------------------------------------------------------------------
-# The agent: online and target networks, the loss, the compiled calls.
-
-# Columns of the packed label array: action, reward, next state (4 numbers), terminated, horizon.
-# One float32 array instead of five costs the compiled step one input conversion instead of
-# five: ~0.15 of its ~1.8 ms here, and the step is most of a training iteration's time.
-LABEL_COLUMNS = 2 + NUM_OBSERVATIONS + 2
+# The agent: online and target networks and their optimizer.
 
 
-def pack_labels(batch: Batch) -> np.ndarray:
-    """(n, LABEL_COLUMNS) float32: what the loss needs besides the states, in one array.
+def learning_rate_schedule(config: DQNConfig):
+    """The optimizer's learning rate: constant, or falling linearly to ``learning_rate_end``.
 
-    Actions (0/1) and horizons (1..n) are small whole numbers, exact in float32.
+    The optimizer counts gradient steps; the config counts environment steps.
     """
-    return np.concatenate(
-        [batch.actions[:, None], batch.rewards[:, None], batch.next_states,
-         batch.terminated[:, None], batch.horizons[:, None]],
-        axis=1,
-        dtype=np.float32,
+    if config.learning_rate_end is None:
+        return config.learning_rate
+    env_steps = (config.decay_steps or config.num_steps) - config.learning_starts
+    gradient_steps = max(1, env_steps // config.train_every)
+    return keras.optimizers.schedules.PolynomialDecay(
+        config.learning_rate, gradient_steps, config.learning_rate_end, power=1.0
     )
 
 
-def unpack_labels(labels):
-    """The inverse of ``pack_labels`` on a tensor: (actions, rewards, next_states, terminated,
-    horizons)."""
-    end_of_state = 2 + NUM_OBSERVATIONS
-    return (labels[:, 0], labels[:, 1], labels[:, 2:end_of_state], labels[:, end_of_state],
-            labels[:, end_of_state + 1])
-
-
 class DQNAgent(keras.Model):
-    """The online network Q(., .; w), its target copy Q(., .; w-), and the DQN loss.
+    """The online network Q(., .; w), its target copy Q(., .; w-), and the optimizer of w.
 
-    Calling the agent on states gives the online network's Q values. ``train_on_batch(states,
-    (actions, rewards, next_states, terminated, horizons))`` takes one compiled gradient step on
-
-        L(w) = mean over the batch of huber(y - Q(s, a; w)),  y = td_targets(...)
-
-    with the targets held fixed (no gradient flows into y). The target network is a
-    non-trainable part of the agent, so its weights are saved and restored with the rest;
-    without it (``use_target_network=False``, the 2013 paper) the online network makes the
-    targets itself.
+    A keras.Model only to hold the three together: ``save_weights`` writes both networks and the
+    optimizer's state in one file, which is what a checkpoint needs. Calling the agent on states
+    gives the online network's Q values; ``gradient_step`` trains it. Without a target network
+    (``use_target_network=False``) the online network makes the targets itself.
     """
 
     def __init__(self, config: DQNConfig, **kwargs):
@@ -299,75 +306,21 @@ class DQNAgent(keras.Model):
             self.target_network = build_q_network(config.hidden_units, name="target_network")
             self.target_network.trainable = False
             self.update_target(tau=1.0)  # start as an exact copy
-        learning_rate = config.learning_rate
-        if config.learning_rate_end is not None:
-            # The optimizer counts gradient steps; the config counts environment steps.
-            env_steps = (config.decay_steps or config.num_steps) - config.learning_starts
-            gradient_steps = max(1, env_steps // config.train_every)
-            learning_rate = keras.optimizers.schedules.PolynomialDecay(
-                config.learning_rate, gradient_steps, config.learning_rate_end, power=1.0
-            )
         # Clipping the gradient's norm keeps one wild target from throwing the weights far away.
-        self.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate, global_clipnorm=config.gradient_clip_norm
-            ),
+        self.optimizer = keras.optimizers.Adam(
+            learning_rate_schedule(config), global_clipnorm=config.gradient_clip_norm
         )
+        # Built here, not inside the compiled step: a tf.function may not create variables.
+        self.optimizer.build(self.online_network.trainable_variables)
         self(np.zeros((1, NUM_OBSERVATIONS), np.float32))  # one call builds the agent
 
     def call(self, states):
         return self.online_network(states)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The DQN loss of the batch: ``x`` the states, ``y_pred`` their online Q values, ``y``
-        what the target needs, packed by ``pack_labels``."""
-        actions, rewards, next_states, terminated, horizons = unpack_labels(y)
-        evaluator = self.target_network if self.target_network is not None else self.online_network
-        next_q_target = evaluator(next_states)
-        next_q_online = self.online_network(next_states) if self.double_dqn else None
-        targets = td_targets(rewards, next_q_target, terminated, self.gamma, next_q_online,
-                             horizons)
-        targets = ops.stop_gradient(targets)  # y is a label, not a function of w to descend on
-        # Q(s, a; w): the predicted value of the action actually taken.
-        actions = ops.expand_dims(ops.cast(actions, "int32"), axis=1)
-        q_taken = ops.take_along_axis(y_pred, actions, axis=1)[:, 0]
-        errors = targets - q_taken
-        per_sample = huber(errors) if self.loss_name == "huber" else 0.5 * errors**2
-        return ops.mean(per_sample)
-
     def q_values(self, states: np.ndarray) -> np.ndarray:
-        """Online Q values (n, num_actions) of a batch of states, through the compiled call."""
+        """Online Q values (n, num_actions) of a batch of states, through Keras's compiled call
+        (``model.predict`` would rebuild a data pipeline on every call)."""
         return self.predict_on_batch(np.asarray(states, np.float32))
-
-    @staticmethod
-    def _as_inputs(batch: Batch):
-        """(x, y) for ``train_on_batch`` and ``compute_loss``: states, and what the loss needs."""
-        return batch.states.astype(np.float32), pack_labels(batch)
-
-    def train_step_on(self, batch: Batch) -> None:
-        """One compiled gradient step on ``batch``.
-
-        Its loss joins a running mean (``mean_loss``); reading one float per step would cost
-        little, but Keras would also zero its loss tracker before every step (``reset_metrics``),
-        which on TensorFlow costs as much as the gradient step itself.
-        """
-        self.train_on_batch(*self._as_inputs(batch))
-
-    def reset_metrics(self):
-        """Called by Keras before every ``train_on_batch``: left empty on purpose (see above)."""
-
-    def mean_loss(self, reset: bool = True) -> float:
-        """The mean TD loss of the training steps since the last reset (nan if there were none)."""
-        tracker = self._loss_tracker
-        loss = float(tracker.result()) if int(tracker.count) else float("nan")
-        if reset:
-            tracker.reset_state()
-        return loss
-
-    def td_loss(self, batch: Batch) -> float:
-        """The DQN loss of ``batch`` under the current weights, without training on it."""
-        states, y = self._as_inputs(batch)
-        return float(ops.convert_to_numpy(self.compute_loss(states, y, self(states))))
 
     def update_target(self, tau: float = 1.0) -> None:
         """w- <- tau * w + (1 - tau) * w-.  tau = 1 is a hard copy; a small tau (Polyak averaging)
@@ -382,3 +335,45 @@ class DQNAgent(keras.Model):
                 target_variable.assign(online_variable)
             else:
                 target_variable.assign(tau * online_variable + (1.0 - tau) * target_variable)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loss and the gradient step.
+
+
+def td_loss(agent: DQNAgent, batch: Batch):
+    """L(w) = mean over the batch of huber(y - Q(s, a; w)), with y = td_targets(...) held fixed.
+
+    Written with ``keras.ops`` only, so it is the same on every Keras backend.
+    """
+    evaluator = agent.target_network if agent.target_network is not None else agent.online_network
+    next_q_target = evaluator(batch.next_states)
+    next_q_online = agent.online_network(batch.next_states) if agent.double_dqn else None
+    targets = td_targets(batch.rewards, next_q_target, batch.terminated, agent.gamma,
+                         next_q_online, batch.horizons)
+    targets = ops.stop_gradient(targets)  # y is a label, not a function of w to descend on
+    # Q(s, a; w): the predicted value of the action actually taken.
+    actions = ops.expand_dims(ops.cast(batch.actions, "int32"), axis=1)
+    q_taken = ops.take_along_axis(agent.online_network(batch.states), actions, axis=1)[:, 0]
+    errors = targets - q_taken
+    per_sample = huber(errors) if agent.loss_name == "huber" else 0.5 * errors**2
+    return ops.mean(per_sample)
+
+
+# The one backend-specific function of the chapter (TensorFlow): how to take a gradient.
+@tf.function
+def gradient_step(agent: DQNAgent, packed_batch):
+    """w <- w - Adam(grad_w L(w)): one step on ``td_loss`` of a minibatch; returns the loss.
+
+    ``tf.GradientTape`` records the forward pass, ``tape.gradient`` differentiates it, and the
+    optimizer applies the (clipped) gradients. ``tf.function`` compiles it into one graph on the
+    first call: it runs tens of thousands of times per training run. ``packed_batch`` is
+    ``Batch.pack()``'s one array.
+    """
+    batch = Batch.unpack(packed_batch)
+    variables = agent.online_network.trainable_variables
+    with tf.GradientTape() as tape:
+        loss = td_loss(agent, batch)
+    gradients = tape.gradient(loss, variables)
+    agent.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+    return loss

@@ -26,7 +26,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-steps", type=int, help="environment steps (default: the profile's)")
     parser.add_argument("--no-target-network", action="store_true",
-                        help="the 2013 variant: the online network makes its own targets")
+                        help="no target network: the online network makes its own targets "
+                             "(replay, n-step returns and the Huber loss stay)")
     parser.add_argument("--render", action="store_true",
                         help="also write an animated GIF and a filmstrip of one greedy episode")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -68,7 +69,7 @@ def main(argv=None) -> dict:
     if args.render:
         frames, episode_return = record_episode(policy, seed=config.seed)
         save_gif(frames, run.folder / "cartpole.gif")
-        fig = plot_filmstrip(frames)
+        fig = plot_filmstrip(frames, last_step=round(episode_return))
         save_figure(fig, run.folder / "filmstrip.png")
         print(f"animation: {len(frames)} frames, return {episode_return:g}")
     print(f"wrote curves, checkpoint and figures to {run.folder}")

@@ -1,5 +1,5 @@
-"""Chapter 5, the agent: configuration, Bellman target, replay buffer, exploration, training step
-and target network, each checked against a hand computation in numpy."""
+"""Chapter 5, the agent: configuration, Bellman target, replay buffer, exploration, loss, gradient
+step and target network, each checked against a hand computation in numpy."""
 
 import course  # noqa: F401  (quiets TensorFlow before it is imported)
 
@@ -10,18 +10,18 @@ import pytest
 
 from dqn_cartpole.constant import PROFILES, get_config
 from dqn_cartpole.dqn import (
-    LABEL_COLUMNS,
     Batch,
     DQNAgent,
     NStepAccumulator,
     ReplayBuffer,
     build_q_network,
     epsilon_greedy,
+    gradient_step,
     huber,
+    learning_rate_schedule,
     linear_epsilon,
-    pack_labels,
+    td_loss,
     td_targets,
-    unpack_labels,
 )
 
 GAMMA = 0.9
@@ -217,6 +217,21 @@ def test_replay_buffer_samples_whole_transitions_with_the_right_shapes():
         ReplayBuffer(4).sample(2, np.random.default_rng(0))
 
 
+def test_replay_buffer_extend_stores_accumulator_tuples_like_add():
+    states, actions, rewards, next_states, terminated, truncated = transitions(0, 4)
+    horizons = np.array([1, 2, 3, 1])
+    by_add, by_extend = ReplayBuffer(capacity=3), ReplayBuffer(capacity=3)
+    by_add.add(states, actions, rewards, next_states, terminated, truncated, horizons)
+    rows = list(zip(states, actions, rewards, next_states, terminated, truncated, horizons,
+                    strict=True))
+    by_extend.extend(rows[:1])
+    by_extend.extend([])  # nothing to store: no error
+    by_extend.extend(rows[1:])
+    assert (len(by_extend), by_extend.position) == (len(by_add), by_add.position)
+    for name in Batch._fields:
+        np.testing.assert_array_equal(getattr(by_extend, name), getattr(by_add, name))
+
+
 def test_replay_buffer_round_trips_through_arrays():
     buffer = ReplayBuffer(capacity=5)
     buffer.add(*transitions(0, 7))
@@ -285,54 +300,124 @@ def loss_by_hand(agent: DQNAgent, batch: Batch, double: bool, use_target: bool) 
     return float(np.mean(np.where(np.abs(errors) <= 1, 0.5 * errors**2, np.abs(errors) - 0.5)))
 
 
+def loss_of(agent, batch) -> float:
+    return float(to_numpy(td_loss(agent, batch)))
+
+
 @pytest.mark.parametrize("double_dqn", [True, False])
-def test_agent_loss_matches_the_hand_computation(double_dqn):
+def test_td_loss_matches_the_hand_computation(double_dqn):
     agent = make_agent(double_dqn=double_dqn)
     batch = fixed_batch()
     # Move the online network away from the target so the two differ.
     for _ in range(3):
-        agent.train_step_on(batch)
-    loss = agent.compute_loss(batch.states, pack_labels(batch), agent(batch.states))
+        gradient_step(agent, batch.pack())
     expected = loss_by_hand(agent, batch, double=double_dqn, use_target=True)
-    assert float(to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+    assert loss_of(agent, batch) == pytest.approx(expected, rel=1e-5)
 
 
-def test_packed_labels_round_trip_exactly():
+def test_mse_loss_is_half_the_squared_error():
+    agent = make_agent(loss="mse")
     batch = fixed_batch()
-    packed = pack_labels(batch)
-    assert packed.shape == (len(batch.actions), LABEL_COLUMNS) and packed.dtype == np.float32
-    actions, rewards, next_states, terminated, horizons = unpack_labels(packed)
-    np.testing.assert_array_equal(actions.astype(int), batch.actions)
-    np.testing.assert_array_equal(rewards, batch.rewards)
-    np.testing.assert_array_equal(next_states, batch.next_states)
-    np.testing.assert_array_equal(terminated.astype(bool), batch.terminated)
-    np.testing.assert_array_equal(horizons.astype(int), batch.horizons)
+    online = to_numpy(agent.online_network(batch.states))
+    targets = bellman_by_hand(batch.rewards, to_numpy(agent.target_network(batch.next_states)),
+                              batch.terminated, agent.gamma,
+                              to_numpy(agent.online_network(batch.next_states)), batch.horizons)
+    errors = targets - online[np.arange(len(online)), batch.actions]
+    assert loss_of(agent, batch) == pytest.approx(np.mean(0.5 * errors**2), rel=1e-5)
 
 
 def test_without_target_network_the_online_network_makes_the_targets():
     agent = make_agent(use_target_network=False, double_dqn=False)
     assert agent.target_network is None
     batch = fixed_batch()
-    loss = agent.compute_loss(batch.states, pack_labels(batch), agent(batch.states))
     expected = loss_by_hand(agent, batch, double=False, use_target=False)
-    assert float(to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+    assert loss_of(agent, batch) == pytest.approx(expected, rel=1e-5)
     agent.update_target()  # a no-op, not an error
+
+
+def test_gradient_step_is_one_adam_step_on_the_td_loss():
+    """The compiled step against the same step taken by hand: the loss's gradient (by a second,
+    eager tape), clipped to the global norm, through a fresh copy of the optimizer."""
+    import tensorflow as tf
+
+    agent, by_hand = make_agent(), make_agent()
+    batch = fixed_batch()
+    variables = by_hand.online_network.trainable_variables
+    with tf.GradientTape() as tape:
+        expected_loss = td_loss(by_hand, batch)
+    gradients = tape.gradient(expected_loss, variables)
+    by_hand.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+
+    loss = gradient_step(agent, batch.pack())
+    assert float(to_numpy(loss)) == pytest.approx(float(to_numpy(expected_loss)), rel=1e-6)
+    for a, b in zip(weights(agent.online_network), weights(by_hand.online_network), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert int(to_numpy(agent.optimizer.iterations)) == 1
+    # Only the online network moved.
+    for t, o in zip(weights(agent.target_network), weights(by_hand.target_network), strict=True):
+        np.testing.assert_array_equal(t, o)
 
 
 def test_training_steps_reduce_the_td_loss_on_a_fixed_batch():
     agent = make_agent(learning_rate=3e-3)
     batch = fixed_batch()
-    first = agent.td_loss(batch)
-    for _ in range(60):
-        agent.train_step_on(batch)
-    assert agent.td_loss(batch) < 0.3 * first
-    # The agent's running mean holds the losses of those 60 steps, between first and last.
-    assert agent.td_loss(batch) < agent.mean_loss() < first
-    assert np.isnan(agent.mean_loss())  # reset by the previous call
+    first = loss_of(agent, batch)
+    losses = [float(to_numpy(gradient_step(agent, batch.pack()))) for _ in range(60)]
+    assert losses[0] == pytest.approx(first, rel=1e-5)  # each step returns the loss before it
+    assert loss_of(agent, batch) < 0.3 * first
     # Only the online network learns: the target network still holds its initial weights.
     target = [to_numpy(w) for w in agent.target_network.weights]
     online = [to_numpy(w) for w in agent.online_network.weights]
     assert any(not np.allclose(t, o) for t, o in zip(target, online, strict=True))
+
+
+def test_gradient_step_serves_several_agents_apart():
+    # Alike in every respect but identity: the compiled step must still train each its own.
+    first, second = make_agent(), make_agent()
+    batch = fixed_batch()
+    before = weights(second.online_network)
+    gradient_step(first, batch.pack())
+    gradient_step(second, batch.pack())
+    gradient_step(first, batch.pack())
+    assert int(to_numpy(first.optimizer.iterations)) == 2
+    assert int(to_numpy(second.optimizer.iterations)) == 1
+    assert any(not np.array_equal(a, b)
+               for a, b in zip(before, weights(second.online_network), strict=True))
+
+
+def test_learning_rate_decays_linearly_over_the_gradient_steps():
+    config = get_config("smoke", learning_rate=1e-3, learning_rate_end=0.0)
+    schedule = learning_rate_schedule(config)
+    gradient_steps = (config.num_steps - config.learning_starts) // config.train_every
+    assert float(to_numpy(schedule(0))) == pytest.approx(1e-3)
+    assert float(to_numpy(schedule(gradient_steps // 2))) == pytest.approx(5e-4, rel=1e-3)
+    assert float(to_numpy(schedule(gradient_steps))) == pytest.approx(0.0, abs=1e-9)
+    constant = get_config("smoke", learning_rate_end=None)
+    assert learning_rate_schedule(constant) == constant.learning_rate
+
+
+def test_a_packed_batch_round_trips_exactly():
+    batch = fixed_batch()
+    packed = batch.pack()
+    assert packed.shape == (len(batch.actions), 12) and packed.dtype == np.float32
+    unpacked = Batch.unpack(packed)
+    np.testing.assert_array_equal(unpacked.states, batch.states)
+    np.testing.assert_array_equal(unpacked.actions.astype(int), batch.actions)
+    np.testing.assert_array_equal(unpacked.rewards, batch.rewards)
+    np.testing.assert_array_equal(unpacked.next_states, batch.next_states)
+    np.testing.assert_array_equal(unpacked.terminated.astype(bool), batch.terminated)
+    np.testing.assert_array_equal(unpacked.horizons.astype(int), batch.horizons)
+    assert unpacked.truncated is None  # the loss never reads it
+    # The loss of the unpacked batch is the loss of the batch.
+    agent = make_agent()
+    assert loss_of(agent, unpacked) == pytest.approx(loss_of(agent, batch), rel=1e-6)
+
+
+def test_the_agent_uses_no_private_keras_state():
+    """Its gradient step is ``gradient_step``: no compile, no loss tracker, no metrics."""
+    agent = make_agent()
+    assert not agent.compiled and agent.metrics == []
+    assert "reset_metrics" not in vars(DQNAgent)
 
 
 def weights(network) -> list[np.ndarray]:
@@ -343,7 +428,7 @@ def test_hard_target_update_copies_the_online_network():
     agent = make_agent()
     for t, o in zip(weights(agent.target_network), weights(agent.online_network), strict=True):
         np.testing.assert_array_equal(t, o)  # the target starts as a copy
-    agent.train_step_on(fixed_batch())
+    gradient_step(agent, fixed_batch().pack())
     before = weights(agent.target_network)
     assert any(not np.array_equal(t, o)
                for t, o in zip(before, weights(agent.online_network), strict=True))
@@ -355,7 +440,7 @@ def test_hard_target_update_copies_the_online_network():
 def test_soft_target_update_is_polyak_averaging():
     agent = make_agent()
     for _ in range(3):
-        agent.train_step_on(fixed_batch())
+        gradient_step(agent, fixed_batch().pack())
     target_before, online = weights(agent.target_network), weights(agent.online_network)
     agent.update_target(tau=0.25)
     for after, t, o in zip(weights(agent.target_network), target_before, online, strict=True):

@@ -23,6 +23,7 @@ from dqn_cartpole.cartpole import (
     train,
 )
 from dqn_cartpole.constant import get_config
+from dqn_cartpole.dqn import ReplayBuffer
 
 
 def always_left(states):
@@ -105,6 +106,44 @@ def test_training_with_several_environments_counts_only_real_transitions(tmp_pat
         assert replay["horizons"].max() == n_step and replay["horizons"].min() >= 1
     assert sum(row["length"] for row in result.episodes) <= result.env_step
     assert result.gradient_steps == (result.env_step - config.learning_starts) // 2 + 1
+
+
+def test_the_training_loop_reads_on_one_screen():
+    """Issue 17: the loop stays short; bookkeeping belongs in RunLogger."""
+    import inspect
+
+    lines = inspect.getsource(train).splitlines()
+    assert len(lines) <= 60, f"train() has {len(lines)} lines"
+    source = "\n".join(lines)
+    for step in ("epsilon_greedy(", "envs.step(", "buffer.extend(", "buffer.sample(",
+                 "gradient_step(", "update_target("):
+        assert step in source
+    for bookkeeping in ("perf_counter", "save_checkpoint", "write_figures", "evaluate("):
+        assert bookkeeping not in source
+
+
+def test_logger_records_episodes_and_the_mean_loss(tmp_path):
+    config = smoke_config(num_envs=2)
+    run = cartpole.TrainingRun(None, config, tmp_path)
+    logger = cartpole.RunLogger(run, ReplayBuffer(config.buffer_size),
+                                np.random.default_rng(0), progress=False)
+    assert np.isnan(logger.mean_loss())
+    q_values = np.array([[1.0, 3.0], [2.0, 0.5]])
+    both, first = np.array([True, True]), np.array([True, False])
+    for step in range(3):
+        run.env_step += 2
+        logger.record_steps(both, np.ones(2), q_values, np.array([False, step == 2]), 0.5)
+    run.env_step += 1
+    logger.record_steps(first, np.ones(2), q_values, np.array([True, True]), 0.25)
+    # Environment 1 ended after 3 steps, environment 0 after 4; a step that is not real
+    # (environment 1's autoreset) neither counts nor ends anything.
+    assert [(row["env_step"], row["return"], row["length"], row["mean_max_q"], row["epsilon"])
+            for row in run.episodes] == [(6, 3.0, 3, 2.0, 0.5), (7, 4.0, 4, 3.0, 0.25)]
+    for loss in (1.0, 2.0, 6.0):
+        logger.record_loss(keras.ops.convert_to_tensor(loss))
+    assert logger.mean_loss() == pytest.approx(3.0)
+    assert np.isnan(logger.mean_loss())  # reset by the previous call
+    logger.close()
 
 
 class Interrupted(Exception):
@@ -207,3 +246,25 @@ def test_run_main_writes_curves_checkpoint_and_animation(tmp_path, monkeypatch, 
         assert Image.open(folder / "filmstrip.png").size[0] > 300
     else:
         assert not (folder / "cartpole.gif").exists()
+
+
+def test_animation_reaches_every_viewer_as_an_image_output(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    frames = [np.full((40, 60, 3), 40 * k, dtype=np.uint8) for k in range(4)]
+    gif = cartpole.save_gif(frames, tmp_path / "tiny.gif", scale=1.0)
+    data, _ = InteractiveShell.instance().display_formatter.format(cartpole.Animation(gif))
+    InteractiveShell.clear_instance()
+    # image/png is what nbconvert, nbviewer and GitHub render; the bytes stay the GIF's.
+    assert data["image/png"] == gif.read_bytes() and data["image/png"][:4] == b"GIF8"
+    assert "image/gif" not in data
+    assert data["text/plain"] == "<animated GIF tiny.gif>"
+    assert Image.open(gif).n_frames == 4
+
+
+def test_filmstrip_titles_name_the_steps_shown():
+    frames = [np.zeros((40, 60, 3), dtype=np.uint8)] * 7  # steps 0, 2, ..., 10 and the end, 11
+    fig = cartpole.plot_filmstrip(frames, num_panels=3, last_step=11, title="an episode")
+    assert [ax.get_title() for ax in fig.axes] == ["step 0", "step 6", "step 11"]
+    assert fig.get_suptitle() == "an episode"
+
