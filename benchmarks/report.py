@@ -100,7 +100,15 @@ def dqn_cartpole_headline(result: dict) -> str:
         return (f"solved in {len(solved)} of {len(runs['seeds'])} seeds{median}; final policy "
                 f"passes in {final_pass} of {len(runs['seeds'])}")
 
-    return f"ours: {part(result['ours'])}. SB3 zoo DQN: {part(result['reference'])}"
+    headline = f"ours: {part(result['ours'])}. SB3 zoo DQN: {part(result['reference'])}"
+    notebook = result.get("notebook_runs")
+    if notebook:
+        returns = notebook["final_mean_return"]
+        headline += (f". The notebook's own run ({notebook['num_steps']:,} steps) on "
+                     f"{len(returns)} untuned seeds: final policy passes in "
+                     f"{sum(r >= 475 for r in returns)} of {len(returns)} (mean returns "
+                     f"{min(returns):.1f} to {max(returns):.1f})")
+    return headline
 
 
 HEADLINES = {

@@ -36,7 +36,7 @@ def test_benchmark_writes_the_agreed_json_shape(tmp_path, monkeypatch):
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path / "runs"))
     out = tmp_path / "dqn.json"
     bench.main(["--seeds", "0", "--budget", "600", "--profile", "smoke", "--skip-reference",
-                "--out", str(out)])
+                "--notebook-seeds", "7", "--out", str(out)])
     result = json.loads(out.read_text())
     assert result["budget_steps"] == 600 and result["machine"]
     ours = result["ours"]
@@ -45,3 +45,8 @@ def test_benchmark_writes_the_agreed_json_shape(tmp_path, monkeypatch):
                 "pass_fraction_after_solve"):
         assert len(ours[key]) == 1
     assert ours["curve"][0][-1][0] >= 600  # the last evaluation is at the end of the budget
+
+    notebook = result["notebook_runs"]
+    assert notebook["seeds"] == [7] and notebook["num_steps"] == 600  # the smoke profile's
+    assert 0 <= notebook["final_min_return"][0] <= notebook["final_mean_return"][0] <= 500
+    assert not list((tmp_path / "runs").glob("**/*seed7*"))  # a throwaway folder, not the user's

@@ -437,10 +437,11 @@ KILL_POINTS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def killed_runs(tmp_path_factory):
     """A training process killed at each of KILL_POINTS, all started at once (each spends
-    seconds importing TensorFlow); maps each point to (its folder, the finished process)."""
+    seconds importing TensorFlow); maps each point to (its folder, the finished process).
+    Session-scoped, and its tests in one xdist group, so one worker starts them, once."""
     tests = str(Path(__file__).parent)
     started = {}
     for point in KILL_POINTS:
@@ -456,6 +457,7 @@ def killed_runs(tmp_path_factory):
     return finished
 
 
+@pytest.mark.xdist_group("killed_runs")
 @pytest.mark.parametrize("point", list(KILL_POINTS), ids=lambda point: "-".join(map(str, point)))
 def test_a_killed_run_leaves_one_whole_checkpoint_and_resumes_exactly(
     data, uninterrupted, killed_runs, point

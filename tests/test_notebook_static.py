@@ -77,3 +77,24 @@ def test_a_lost_backslash_before_n_is_caught_by_its_stump():
 def test_unbalanced_display_math_is_reported():
     problems = static_problems(_notebook(markdown="$$x = 1$$ and then $$y = 2"))
     assert problems == ["markdown cell 0 has an unbalanced $$"]
+
+
+def _rendered(name: str) -> str:
+    """The committed notebook as nbconvert's HTML (what nbviewer shows; GitHub is close to it)."""
+    from nbconvert import HTMLExporter
+
+    path = next(path for path in NOTEBOOKS if path.stem == name)
+    return HTMLExporter().from_filename(str(path))[0]
+
+
+def test_the_rendered_music_notebook_shows_sheet_music_and_an_audio_player():
+    html = _rendered("02_rnn_music")
+    assert html.count('data-mime-type="image/svg+xml"') >= 1  # engraved by abcm2ps
+    assert '<source src="data:audio/ogg;base64,' in html
+
+
+def test_the_rendered_dqn_notebook_shows_both_animations_as_images():
+    # A GIF's bytes start with "GIF8", base64 "R0lGO"; as an <img> it plays in any browser.
+    html = _rendered("05_dqn_cartpole")
+    assert html.count('src="data:image/png;base64,R0lGOD') == 2  # untrained and trained
+    assert "IPython.core.display" not in html

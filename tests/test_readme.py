@@ -65,6 +65,13 @@ def test_dqn_headline_counts_solved_seeds_and_final_passes():
     headline = report.dqn_cartpole_headline({"ours": runs, "reference": runs})
     assert "solved in 2 of 3 seeds, median 15,000 steps / 10 s" in headline
     assert "final policy passes in 2 of 3" in headline
+    assert "notebook" not in headline  # no notebook runs in these results
+
+    notebook = {"num_steps": 30_000, "final_mean_return": [500.0, 474.9, 477.3]}
+    headline = report.dqn_cartpole_headline({"ours": runs, "reference": runs,
+                                             "notebook_runs": notebook})
+    assert ("notebook's own run (30,000 steps) on 3 untuned seeds: final policy passes in 2 of 3 "
+            "(mean returns 474.9 to 500.0)") in headline
 
 
 def test_vae_faces_headline_reads_the_skin_tone_groups_at_the_matched_rate():
