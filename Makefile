@@ -13,7 +13,8 @@ BENCH_REQUIREMENTS := benchmarks/requirements-dqn_cartpole.txt
 # torch alone comes from here, as the CPU build (see $(BENCH_REQUIREMENTS)).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: reproduce test lint format normalize bench lock clean-checkpoints system-deps
+.PHONY: reproduce test test-backends lint format normalize bench lock clean-checkpoints \
+  system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,34 @@ reproduce: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+## The model tests and every notebook (smoke) again on each other Keras backend, each in its own
+## environment (.venv-jax, .venv-torch); BACKENDS="jax" runs one.
+BACKENDS ?= jax torch
+test-backends: $(foreach backend,$(BACKENDS),.venv-$(backend)/.installed)
+	@set -e; for backend in $(BACKENDS); do \
+	  echo "== KERAS_BACKEND=$$backend"; \
+	  KERAS_BACKEND=$$backend .venv-$$backend/bin/python -m pytest -m backends; \
+	done
+
+.venv-jax/.installed: requirements.txt requirements-dev.txt requirements-jax.txt $(LOCK) pyproject.toml
+	test -x .venv-jax/bin/python || $(PYTHON) -m venv .venv-jax
+	.venv-jax/bin/pip install --quiet --upgrade pip
+	.venv-jax/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt \
+	  -r requirements-jax.txt -c $(LOCK)
+	.venv-jax/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+.venv-torch/.installed: requirements.txt requirements-dev.txt requirements-torch.txt $(LOCK) \
+  pyproject.toml
+	test -x .venv-torch/bin/python || $(PYTHON) -m venv .venv-torch
+	.venv-torch/bin/pip install --quiet --upgrade pip
+	.venv-torch/bin/pip install --quiet --retries 1 --no-deps --index-url $(TORCH_INDEX) \
+	  "$$(grep '^torch==' requirements-torch.txt)"
+	.venv-torch/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt \
+	  -r requirements-torch.txt -c $(LOCK)
+	.venv-torch/bin/pip install --quiet --no-deps -e .
+	touch $@
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

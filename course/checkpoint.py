@@ -17,6 +17,8 @@ rename leaves the old checkpoint in force, a kill after it the new one. What a k
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import hashlib
 import io
@@ -55,8 +57,12 @@ class CheckpointMismatchError(ValueError):
 
 def runs_root() -> Path:
     """Where runs write: ``$DL_CHECKPOINT_DIR`` if set (tests use a temporary folder), else
-    ``training_checkpoints/`` in the project."""
-    return Path(os.environ.get("DL_CHECKPOINT_DIR") or PROJECT_ROOT / "training_checkpoints")
+    ``training_checkpoints/`` in the project; on JAX or PyTorch, a ``jax/`` or ``torch/``
+    folder inside it. Each backend draws other initial weights and random numbers from the
+    same seed, so a run never resumes, or shows as finished, what another backend trained."""
+    root = Path(os.environ.get("DL_CHECKPOINT_DIR") or PROJECT_ROOT / "training_checkpoints")
+    backend = keras.backend.backend()
+    return root if backend == "tensorflow" else root / backend
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,6 +161,24 @@ def _random_states(model: keras.Model) -> list:
     return [variable for variable in model.variables if id(variable) not in weights]
 
 
+def _backend_random_state() -> str | None:
+    """PyTorch's global generator as text, or None on other backends. On PyTorch, Keras draws
+    the masks of dropout layers made without a seed from that generator, not from a variable."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    return base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii")
+
+
+def _restore_backend_random_state(text: str | None) -> None:
+    if text is not None and keras.backend.backend() == "torch":
+        import torch
+
+        raw = np.frombuffer(base64.b64decode(text), dtype=np.uint8).copy()
+        torch.set_rng_state(torch.from_numpy(raw))
+
+
 def _as_json(config: dict) -> dict:
     """``config`` as state.json gives it back (a tuple becomes a list), for comparisons."""
     return json.loads(json.dumps(config))
@@ -237,6 +261,7 @@ def write_checkpoint(
         "config": _as_json(config),
         "architecture": architecture_key(model),
         "random_states": [keras.ops.convert_to_numpy(v).tolist() for v in _random_states(model)],
+        "backend_random_state": _backend_random_state(),
         "files": files,
     }
     atomic_write_text(folder / STATE, json.dumps(state, indent=1))  # the commit
@@ -302,7 +327,8 @@ def load_checkpoint(
         model.load_weights(files[WEIGHTS])
         for variable, value in zip(variables, values, strict=True):
             variable.assign(np.asarray(value, dtype=variable.dtype))
-    except (OSError, ValueError) as error:
+        _restore_backend_random_state(state.get("backend_random_state"))
+    except (OSError, ValueError, RuntimeError, binascii.Error) as error:
         reason = f"Keras could not load the weights ({error})"
         raise DamagedCheckpointError(folder, reason) from error
     return state, files
@@ -354,6 +380,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.folder = Path(folder)
         self.config = config
         self.history = {k: list(v) for k, v in (history or {}).items()}
+
+    def on_train_begin(self, logs=None):
+        # Again, here: on PyTorch, fit() draws from the global generator before this point
+        # (each pass over a DataLoader takes a seed), which the unbroken run did before epoch 0.
+        state = read_state(self.folder)
+        if state is not None:
+            _restore_backend_random_state(state.get("backend_random_state"))
 
     def on_epoch_end(self, epoch, logs=None):
         for name, value in (logs or {}).items():

@@ -1,9 +1,10 @@
 """The DQN agent, top to bottom: Q-network, epsilon-greedy actions, replay buffer, Bellman target,
 target network, loss and gradient step.
 
-Everything that runs on tensors uses ``keras.layers`` and ``keras.ops``, except ``gradient_step``:
-taking a gradient is the one thing each Keras backend does its own way, so that is the one
-function written for TensorFlow (``tf.GradientTape`` in a ``tf.function``).
+Everything that runs on tensors uses ``keras.layers`` and ``keras.ops``, so the chapter runs on
+every Keras backend. Taking a gradient is the one thing each backend does its own way:
+``gradient_step`` hands the loss to ``course.autodiff``, which holds the TensorFlow, JAX and
+PyTorch versions side by side.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import NamedTuple
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from course.autodiff import make_gradient_step
 from dqn_cartpole.constant import NUM_ACTIONS, NUM_OBSERVATIONS, DQNConfig
 
 # ---------------------------------------------------------------------------------------------
@@ -310,9 +311,10 @@ class DQNAgent(keras.Model):
         self.optimizer = keras.optimizers.Adam(
             learning_rate_schedule(config), global_clipnorm=config.gradient_clip_norm
         )
-        # Built here, not inside the compiled step: a tf.function may not create variables.
+        # Built here, not inside the compiled step: a compiled graph may not create variables.
         self.optimizer.build(self.online_network.trainable_variables)
         self(np.zeros((1, NUM_OBSERVATIONS), np.float32))  # one call builds the agent
+        self.step_function = None  # gradient_step's compiled step, made on its first call
 
     def call(self, states):
         return self.online_network(states)
@@ -332,7 +334,9 @@ class DQNAgent(keras.Model):
             self.target_network.weights, online, strict=True
         ):
             if tau == 1.0:
-                target_variable.assign(online_variable)
+                # A copy: on JAX the two variables must not share one buffer, which a compiled
+                # call may reuse for its output.
+                target_variable.assign(ops.copy(online_variable))
             else:
                 target_variable.assign(tau * online_variable + (1.0 - tau) * target_variable)
 
@@ -360,20 +364,15 @@ def td_loss(agent: DQNAgent, batch: Batch):
     return ops.mean(per_sample)
 
 
-# The one backend-specific function of the chapter (TensorFlow): how to take a gradient.
-@tf.function
 def gradient_step(agent: DQNAgent, packed_batch):
     """w <- w - Adam(grad_w L(w)): one step on ``td_loss`` of a minibatch; returns the loss.
 
-    ``tf.GradientTape`` records the forward pass, ``tape.gradient`` differentiates it, and the
-    optimizer applies the (clipped) gradients. ``tf.function`` compiles it into one graph on the
-    first call: it runs tens of thousands of times per training run. ``packed_batch`` is
-    ``Batch.pack()``'s one array.
+    The step is compiled into one graph on the first call (it runs tens of thousands of times
+    per training run) and kept on the agent. ``packed_batch`` is ``Batch.pack()``'s one array:
+    one input instead of seven keeps the compiled step's signature simple.
     """
-    batch = Batch.unpack(packed_batch)
-    variables = agent.online_network.trainable_variables
-    with tf.GradientTape() as tape:
-        loss = td_loss(agent, batch)
-    gradients = tape.gradient(loss, variables)
-    agent.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-    return loss
+    if agent.step_function is None:
+        agent.step_function = make_gradient_step(
+            lambda packed: td_loss(agent, Batch.unpack(packed)), agent, agent.optimizer
+        )
+    return agent.step_function(packed_batch)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rnn_music.bars import bar_problems, header_problems, split_header
-from rnn_music.model import Generator, softmax_with_temperature
+from rnn_music.model import Generator, draw_characters, softmax_with_temperature
 
 # The end of the text is (or may still grow into) a bar line: |  ||  |]  |:  :|  ::  :|2  |[1
 BAR_LINE_AT_END = re.compile(r"(?:\[\||[|:])[|:\]]*(?:\d+(?:[-,]\d+)*)?\[?$")
@@ -57,13 +57,6 @@ class _Stream:
     done: bool = False
 
 
-def _draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One index per row, drawn from that row's distribution (inverse CDF)."""
-    cumulative = probabilities.cumsum(axis=1)
-    uniform = rng.random((len(probabilities), 1)) * cumulative[:, -1:]
-    return (cumulative < uniform).sum(axis=1).clip(0, probabilities.shape[1] - 1)
-
-
 def sample_tunes_bar_checked(
     generator: Generator,
     num_tunes: int,
@@ -92,7 +85,7 @@ def sample_tunes_bar_checked(
     for _ in range(3 * max_length):
         if all(stream.done for stream in streams):
             break
-        draws = _draw(softmax_with_temperature(logits, temperature), rng)
+        draws = draw_characters(softmax_with_temperature(logits, temperature), rng)
         feed = np.zeros((num_tunes, 1), dtype=np.int32)
         rewinds: dict[int, tuple] = {}
         for i, stream in enumerate(streams):

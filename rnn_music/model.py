@@ -56,25 +56,25 @@ def softmax_with_temperature(logits: np.ndarray, temperature: float) -> np.ndarr
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
+def draw_characters(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row, drawn from that row's distribution (inverse CDF)."""
+    cumulative = probabilities.cumsum(axis=1)
+    uniform = rng.random((len(probabilities), 1)) * cumulative[:, -1:]
+    return (cumulative < uniform).sum(axis=1).clip(0, probabilities.shape[1] - 1)
+
+
 class Generator:
     """Samples text from a trained model one character at a time, carrying the LSTM state.
 
-    The whole sampling loop is one TensorFlow graph (a ``tf.while_loop``): calling the model
-    once per character from Python would cost milliseconds of overhead per character.
+    Each step runs the stepper once through Keras's compiled prediction call (a graph on
+    TensorFlow, ``jax.jit`` on JAX), so the loop itself can stay in plain Python and numpy
+    and read like the algorithm: draw a character, feed it back, repeat.
     """
 
     def __init__(self, model: keras.Model, vocabulary: Vocabulary):
-        import tensorflow as tf
-
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError("Generation is written for Keras's TensorFlow backend.")
         self.vocabulary = vocabulary
         self.units = model.get_layer("lstm").units
         self.stepper = build_stepper(model)
-        self._run = tf.function(
-            lambda t, h, c: self.stepper([t, h, c], training=False), reduce_retracing=True
-        )
-        self._sample = tf.function(self._sample_loop, reduce_retracing=True)
 
     def zero_state(self, batch: int):
         zeros = np.zeros((batch, self.units), dtype="float32")
@@ -82,26 +82,8 @@ class Generator:
 
     def run(self, tokens: np.ndarray, state):
         """Feed ``tokens`` (batch, time) from ``state``; return (logits (batch, time, V), state)."""
-        logits, h, c = self._run(np.asarray(tokens, dtype="int32"), *state)
-        return keras.ops.convert_to_numpy(logits), (h, c)
-
-    def _sample_loop(self, logits, h, c, num_characters, temperature, seed):
-        import tensorflow as tf
-
-        batch = tf.shape(logits)[0]
-        generated = tf.TensorArray(tf.int32, size=num_characters)
-        for t in tf.range(num_characters):
-            if temperature > 0:
-                # Draw c ~ softmax(z / T): categorical() takes unnormalised log-probabilities.
-                draw = tf.random.stateless_categorical(
-                    logits / temperature, 1, seed=tf.stack([seed, t]), dtype=tf.int32
-                )[:, 0]
-            else:  # T -> 0: always the likeliest character
-                draw = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            generated = generated.write(t, draw)
-            step_logits, h, c = self.stepper([tf.reshape(draw, (batch, 1)), h, c], training=False)
-            logits = step_logits[:, -1]
-        return tf.transpose(generated.stack())
+        logits, h, c = self.stepper.predict_on_batch([np.asarray(tokens, dtype="int32"), *state])
+        return logits, (h, c)
 
     def generate(
         self,
@@ -129,13 +111,19 @@ class Generator:
                 "start_string, so it must be >= 0."
             )
         prefix = self.vocabulary.encode(start_string)  # unknown characters: ValueError
+        rng = np.random.default_rng(seed)
         tokens = np.repeat(prefix[None, :], num_streams, axis=0)
-        logits, (h, c) = self.run(tokens, self.zero_state(num_streams))
-        generated = self._sample(
-            logits[:, -1], h, c, np.int32(num_characters), np.float32(temperature),
-            np.int32(seed),
-        )
-        return [start_string + self.vocabulary.decode(row) for row in np.asarray(generated)]
+        logits, state = self.run(tokens, self.zero_state(num_streams))
+        generated = np.zeros((num_streams, num_characters), dtype=np.int32)
+        for t in range(num_characters):
+            if temperature > 0:  # c ~ softmax(z / T), one draw per stream
+                draws = draw_characters(softmax_with_temperature(logits[:, -1], temperature), rng)
+            else:  # T -> 0: always the likeliest character
+                draws = logits[:, -1].argmax(axis=-1)
+            generated[:, t] = draws
+            if t + 1 < num_characters:  # feed the drawn character back in
+                logits, state = self.run(generated[:, t : t + 1], state)
+        return [start_string + self.vocabulary.decode(row) for row in generated]
 
 
 def nats_per_character(

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from course.atomic import atomic_write_text
+from course.autodiff import make_gradient_step
 from course.checkpoint import fit_resumable, read_state, restore, runs_root, save_final_model
 from course.progress import TqdmProgress
 from rnn_music.config import MusicConfig
@@ -35,10 +36,11 @@ def sparse_cross_entropy():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def compile_model(model: keras.Model, learning_rate: float, jit_compile=False) -> keras.Model:
+def compile_model(model: keras.Model, learning_rate: float, jit_compile="auto") -> keras.Model:
     """Adam on the sparse cross-entropy, gradients clipped to norm 1 (LSTM gradients can spike).
 
-    XLA (``jit_compile``) was not faster for the LSTM on this 2-core CPU, so it is off.
+    ``"auto"`` compiles the step with XLA only where Keras expects it to pay: on JAX (which
+    needs it to compile at all), not on a CPU-only TensorFlow, where XLA was not faster here.
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
@@ -49,18 +51,16 @@ def compile_model(model: keras.Model, learning_rate: float, jit_compile=False) -
 
 
 def gradient_step(model: keras.Model, optimizer, loss_fn, x, y) -> float:
-    """One step of gradient descent on a batch, written out (``fit`` runs the same in a graph).
+    """One step of gradient descent on a batch, written out (``fit`` runs the same, compiled).
 
-    The tape records the forward pass L(theta); ``tape.gradient`` gives dL/dtheta for every
-    weight; the optimizer (Adam) moves the weights. Returns the batch's loss before the step.
+    The loss L(theta) is computed from a forward pass in training mode; the backend finds
+    dL/dtheta for every weight (``course.autodiff`` shows how each backend does it); the
+    optimizer (Adam) moves the weights. Returns the batch's loss before the step.
     """
-    import tensorflow as tf
-
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x, training=True))
-    gradients = tape.gradient(loss, model.trainable_variables)
-    optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-    return float(loss)
+    step = make_gradient_step(
+        lambda x, y: loss_fn(y, model(x, training=True)), model, optimizer, compiled=False
+    )
+    return float(keras.ops.convert_to_numpy(step(x, y)))
 
 
 class BudgetSchedule(keras.callbacks.Callback):

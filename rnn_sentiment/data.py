@@ -230,7 +230,7 @@ def make_vectorizer(texts=None, vocabulary_size: int = 20_000, vocabulary=None):
     if vocabulary[:2] == ["", "[UNK]"]:
         vocabulary = vocabulary[2:]
     return keras.layers.TextVectorization(
-        vocabulary=vocabulary, standardize=standardize, ragged=True, name="vectorizer"
+        vocabulary=vocabulary, standardize=standardize, name="vectorizer"
     )
 
 
@@ -244,13 +244,15 @@ def head_and_tail(token_ids: np.ndarray, max_tokens: int, head_tokens: int) -> n
 
 def vectorize(vectorizer, texts, max_tokens: int, head_tokens: int) -> list[np.ndarray]:
     """Each text as an int32 array of word indices, cut to at most ``max_tokens``."""
+    import keras
+
     texts = np.asarray(texts, dtype=str)
     sequences = []
     for start in range(0, len(texts), 2048):
-        ragged = vectorizer(texts[start : start + 2048])
-        values = ragged.flat_values.numpy().astype("int32")
-        for ids in np.split(values, ragged.row_splits.numpy()[1:-1]):
-            sequences.append(head_and_tail(ids, max_tokens, head_tokens))
+        # Padded with index 0 to the chunk's longest text; 0 is never a word, so drop it.
+        padded = keras.ops.convert_to_numpy(vectorizer(texts[start : start + 2048]))
+        for row in padded.astype("int32"):
+            sequences.append(head_and_tail(row[row != 0], max_tokens, head_tokens))
     return sequences
 
 
@@ -261,6 +263,24 @@ def pad(sequences: list[np.ndarray], length: int | None = None) -> np.ndarray:
     for row, ids in enumerate(sequences):
         out[row, : min(len(ids), length)] = ids[:length]
     return out
+
+
+def padded_width(longest: int) -> int:
+    """How wide a batch whose longest review has ``longest`` words is padded.
+
+    To that review's length on TensorFlow and PyTorch. JAX compiles the model anew for every
+    input shape, so there the width goes up to the next of a few fixed widths (16, 24, 36, ...,
+    each 1.5 times the last): about ten shapes instead of hundreds. The padding is masked, so
+    the results do not depend on it.
+    """
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return max(1, longest)
+    width = 16
+    while width < longest:
+        width = int(width * 1.5)
+    return width
 
 
 def length_batches(sequences, labels, batch_size: int):
@@ -274,7 +294,8 @@ def length_batches(sequences, labels, batch_size: int):
     compositions in a random order.
     """
     lengths = np.array([len(s) for s in sequences])
-    padded, labels = pad(sequences), np.asarray(labels, "float32")
+    padded = pad(sequences, padded_width(max(lengths, default=1)))
+    labels = np.asarray(labels, "float32")
 
     def cut(order):
         return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
@@ -289,7 +310,7 @@ def length_batches(sequences, labels, batch_size: int):
                 chosen += cut(chunk[np.argsort(lengths[chunk], kind="stable")])
             chosen = [chosen[i] for i in rng.permutation(len(chosen))]
         for indices in chosen:
-            width = max(1, int(lengths[indices].max()))
+            width = padded_width(int(lengths[indices].max()))
             yield padded[indices, :width], labels[indices]
 
     return batches

@@ -19,6 +19,8 @@ from rnn_sentiment.data import (
     make_dataset,
     make_vectorizer,
     num_batches,
+    pad,
+    padded_width,
     tokenize,
     vectorize,
 )
@@ -144,7 +146,8 @@ def _text_to_ids(text, vectorizer, config: SentimentConfig) -> np.ndarray:
 def predict_sentiment(text: str, model, vectorizer, config: SentimentConfig) -> float:
     """P(positive) for one review typed by the reader; a clear error for an empty text."""
     ids = _text_to_ids(text, vectorizer, config)
-    return float(np.asarray(model.predict(ids[None, :], verbose=0)).ravel()[0])
+    words = pad([ids], padded_width(len(ids)))
+    return float(np.asarray(model.predict(words, verbose=0)).ravel()[0])
 
 
 def running_probabilities(text: str, model, vectorizer, config: SentimentConfig):
@@ -155,11 +158,13 @@ def running_probabilities(text: str, model, vectorizer, config: SentimentConfig)
     """
     ids = _text_to_ids(text, vectorizer, config)
     vocabulary = vectorizer.get_vocabulary()
-    prefixes = np.zeros((len(ids), len(ids)), "int32")
+    width = padded_width(len(ids))
+    # Rows beyond the last prefix are all padding: they only keep the shape in few sizes.
+    prefixes = np.zeros((width, width), "int32")
     for length in range(1, len(ids) + 1):
         prefixes[length - 1, :length] = ids[:length]
     probabilities = np.asarray(model.predict(prefixes, batch_size=256, verbose=0)).ravel()
-    return [vocabulary[i] for i in ids], probabilities
+    return [vocabulary[i] for i in ids], probabilities[: len(ids)]
 
 
 def turns_at(words: list[str], probabilities, pivot: str = "but", window: int = 5,

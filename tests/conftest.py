@@ -11,6 +11,17 @@ from pathlib import Path
 
 import pytest
 
+# The tests that build, train or run models, or run the notebooks: `make test-backends` runs
+# these (``-m backends``) again on JAX and PyTorch. The rest test files, text and plots.
+BACKEND_MODULES = {
+    "test_checkpoint", "test_cnn_digits", "test_cnn_digits_exercises", "test_convolution",
+    "test_dqn_agent", "test_dqn_cartpole", "test_exercises", "test_first_run", "test_notebooks",
+    "test_progress", "test_rnn_music", "test_rnn_music_bars", "test_rnn_music_display",
+    "test_rnn_sentiment", "test_rnn_sentiment_data", "test_rnn_sentiment_exercises",
+    "test_rnn_sentiment_math", "test_rnn_sentiment_reruns", "test_vae_faces",
+    "test_vae_faces_data",
+}
+
 
 def real_data_dir() -> Path | None:
     """``$DL_DATA_DIR`` as a Path, or None when it is not set."""
@@ -45,11 +56,14 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "real_data(*relpaths): needs these files under $DL_DATA_DIR, else skipped"
     )
+    config.addinivalue_line("markers", "backends: runs on every Keras backend (test-backends)")
 
 
 def pytest_collection_modifyitems(config, items):
     folder = real_data_dir()
     for item in items:
+        if item.module.__name__ in BACKEND_MODULES:
+            item.add_marker(pytest.mark.backends)
         marker = item.get_closest_marker("real_data")
         if marker is None:
             continue

@@ -14,6 +14,7 @@ import pytest
 from cnn_digits.config import get_config
 from cnn_digits.data import make_dataset, scale_images
 from cnn_digits.model import RandomAffine, affine_sampling_grid, build_cnn, build_mlp
+from course.checkpoint import runs_root
 
 
 def test_scale_images_maps_0_255_onto_0_1():
@@ -100,7 +101,7 @@ def test_command_line_trains_writes_and_then_reloads(cnn_digits_smoke_run, monke
     runs, first_output = cnn_digits_smoke_run
     assert "Loaded the finished run" not in first_output  # the first run trained every model
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(runs))
-    out = runs / "cnn_digits" / "smoke"
+    out = runs_root() / "cnn_digits" / "smoke"
     metrics = json.loads((out / "metrics.json").read_text())["test_accuracy"]
     assert set(metrics) == {"mlp", "cnn", "cnn_augmented"}
     for name in ("histories", "confusion", "misclassified", "own_digits"):

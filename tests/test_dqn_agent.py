@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from course.autodiff import value_and_gradients
 from dqn_cartpole.constant import PROFILES, get_config
 from dqn_cartpole.dqn import (
     Batch,
@@ -336,20 +337,16 @@ def test_without_target_network_the_online_network_makes_the_targets():
 
 
 def test_gradient_step_is_one_adam_step_on_the_td_loss():
-    """The compiled step against the same step taken by hand: the loss's gradient (by a second,
-    eager tape), clipped to the global norm, through a fresh copy of the optimizer."""
-    import tensorflow as tf
-
+    """The compiled step against the same step taken by hand: the loss's gradient (taken
+    eagerly), clipped to the global norm, through a fresh copy of the optimizer."""
     agent, by_hand = make_agent(), make_agent()
     batch = fixed_batch()
     variables = by_hand.online_network.trainable_variables
-    with tf.GradientTape() as tape:
-        expected_loss = td_loss(by_hand, batch)
-    gradients = tape.gradient(expected_loss, variables)
-    by_hand.optimizer.apply_gradients(zip(gradients, variables, strict=True))
+    expected_loss, gradients = value_and_gradients(lambda: td_loss(by_hand, batch), variables)
+    by_hand.optimizer.apply([keras.ops.convert_to_tensor(g) for g in gradients], variables)
 
     loss = gradient_step(agent, batch.pack())
-    assert float(to_numpy(loss)) == pytest.approx(float(to_numpy(expected_loss)), rel=1e-6)
+    assert float(to_numpy(loss)) == pytest.approx(float(expected_loss), rel=1e-6)
     for a, b in zip(weights(agent.online_network), weights(by_hand.online_network), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     assert int(to_numpy(agent.optimizer.iterations)) == 1

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course.checkpoint import STATE, WEIGHTS, DamagedCheckpointError, checkpoint_files
+from course.checkpoint import (
+    STATE,
+    WEIGHTS,
+    DamagedCheckpointError,
+    checkpoint_files,
+    runs_root,
+)
 from dqn_cartpole import cartpole, run
 from dqn_cartpole.cartpole import (
     EPISODES_CSV,
@@ -231,7 +237,7 @@ def test_run_main_writes_curves_checkpoint_and_animation(tmp_path, monkeypatch, 
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path))
     summary = run.main(["--profile", "smoke", "--seed", "3", "--quiet", *extra])
     variant = "dqn-no-target" if "--no-target-network" in extra else "dqn"
-    folder = tmp_path / "dqn_cartpole" / "smoke" / f"{variant}-seed3"
+    folder = runs_root() / "dqn_cartpole" / "smoke" / f"{variant}-seed3"
     assert summary["env_steps"] == get_config("smoke").num_steps
     assert json.loads((folder / "summary.json").read_text()) == summary
     for name in (EPISODES_CSV, EVALUATIONS_CSV, "training_curve.png", "evaluations.png", STATE):

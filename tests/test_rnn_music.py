@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+from course.checkpoint import runs_root
 from course.fetch import SAMPLES_DIR
 from rnn_music.abc_tools import (
     CopyFinder,
@@ -163,10 +164,11 @@ def test_dropout_acts_in_training_only_and_the_stepper_ignores_it():
     keras.utils.set_random_seed(2)
     model = build_model(VOCAB.size, 8, 16, input_dropout=0.2, output_dropout=0.5)
     tokens = np.array([VOCAB.encode("X:1\nK:G\nABcd|")])
-    first, second = (np.asarray(model(tokens, training=True)) for _ in range(2))
+    to_numpy = keras.ops.convert_to_numpy
+    first, second = (to_numpy(model(tokens, training=True)) for _ in range(2))
     assert not np.allclose(first, second)  # a fresh mask per call
-    inference = np.asarray(model(tokens, training=False))
-    np.testing.assert_allclose(inference, np.asarray(model(tokens, training=False)))
+    inference = to_numpy(model(tokens, training=False))
+    np.testing.assert_allclose(inference, to_numpy(model(tokens, training=False)))
     # Generation reads the same weights without the dropout layer: same logits as inference.
     generator = Generator(model, VOCAB)
     logits, _ = generator.run(tokens, generator.zero_state(1))
@@ -392,7 +394,7 @@ def test_command_line_writes_samples_metrics_and_figures(tmp_path, monkeypatch):
 
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path))
     metrics = main(["--profile", "smoke"])
-    out = tmp_path / "rnn_music" / "smoke"
+    out = runs_root() / "rnn_music" / "smoke"
     assert json.loads((out / "metrics.json").read_text()) == metrics
     assert metrics["train_steps"] == get_config("smoke").num_steps
     assert 0 < metrics["heldout_nats_per_char"] < np.log(100)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from course.checkpoint import runs_root
 from rnn_sentiment import load_best_model
 from rnn_sentiment.baseline import NBLogisticRegression, NgramFeatures, nb_log_count_ratio
 from rnn_sentiment.config import get_config
@@ -174,7 +175,7 @@ def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, caps
 
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path))
     main(["--profile", "smoke"])
-    out = tmp_path / "rnn_sentiment" / "smoke"
+    out = runs_root() / "rnn_sentiment" / "smoke"
     results = json.loads((out / "metrics.json").read_text())
     metrics = results["test_accuracy"]
     assert set(metrics) == set(results["validation_accuracy"]) == set(MODELS)

@@ -129,10 +129,11 @@ def test_text_vectorization_applies_the_same_rules_as_tokenize():
     vocabulary = vectorizer.get_vocabulary()
     assert not {"br", "<br", "/>", "<br />"} & set(vocabulary)
     for text in texts:
-        ids = vectorizer([text]).to_list()[0]
+        ids = data.vectorize(vectorizer, [text], max_tokens=10**6, head_tokens=0)[0].tolist()
         assert [vocabulary[i] for i in ids] == data.tokenize(text)
     # Unknown words map to index 1, and a saved vocabulary rebuilds the same layer.
-    assert vectorizer(["zebra plain"]).to_list()[0] == [1, vocabulary.index("plain")]
+    ids = data.vectorize(vectorizer, ["zebra plain"], max_tokens=10**6, head_tokens=0)[0]
+    assert ids.tolist() == [1, vocabulary.index("plain")]
     again = data.make_vectorizer(vocabulary=vocabulary)
     assert again.get_vocabulary() == vocabulary
     with pytest.raises(ValueError, match="texts or a vocabulary"):
@@ -150,6 +151,18 @@ def test_head_and_tail_keeps_the_start_and_the_end():
     np.testing.assert_array_equal(data.head_and_tail(ids, 6, 2), [0, 1, 6, 7, 8, 9])
 
 
+def test_batches_are_padded_to_their_longest_or_on_jax_to_a_few_widths(monkeypatch):
+    import keras
+
+    longest = np.arange(1, 2501)
+    if keras.backend.backend() != "jax":
+        assert [data.padded_width(n) for n in longest] == list(longest)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    widths = np.array([data.padded_width(n) for n in longest])
+    assert np.all(widths >= longest) and np.all(widths <= np.maximum(16, 1.5 * longest))
+    assert len(set(widths)) <= 15  # 16, 24, 36, ... : one compiled program each
+
+
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_batches_hold_every_review_once_padded_to_their_own_longest(shuffle):
     rng = np.random.default_rng(0)
@@ -159,7 +172,7 @@ def test_batches_hold_every_review_once_padded_to_their_own_longest(shuffle):
     for words, batch_labels in data.make_dataset(sequences, labels, 8, shuffle=shuffle, seed=1):
         words = words.numpy()
         lengths = (words != 0).sum(axis=1)
-        assert words.shape[1] == lengths.max()  # no column of pure padding
+        assert words.shape[1] == data.padded_width(lengths.max())  # on TF: the longest review
         for row, length in zip(words, lengths, strict=True):
             assert np.all(row[length:] == 0)
             seen.append(tuple(row[:length]))

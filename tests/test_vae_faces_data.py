@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from test_first_run import fake_fairface, fake_tinyimagenet
 
+from course.checkpoint import runs_root
 from course.fetch import DataFileError
 from vae_faces import build
 from vae_faces.config import RACES, get_config
@@ -245,7 +246,7 @@ def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, caps
 
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path))
     report = main(["--profile", "smoke"])
-    out = tmp_path / "vae_faces" / "smoke"
+    out = runs_root() / "vae_faces" / "smoke"
     saved = json.loads((out / "metrics.json").read_text())
     assert set(saved["metrics"]) == {"cnn", "dbvae"}
     for reading in ("threshold_0.5", "matched_fpr"):

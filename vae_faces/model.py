@@ -26,7 +26,7 @@ def reconstruction_loss(images, reconstructions):
 
     Averaging instead of summing only rescales the loss; the KL weight c absorbs the factor.
     """
-    difference = ops.abs(images - reconstructions)
+    difference = ops.abs(ops.subtract(images, reconstructions))
     return ops.mean(ops.reshape(difference, (ops.shape(difference)[0], -1)), axis=-1)
 
 
