@@ -96,7 +96,7 @@ def test_docstring_removal_of_a_class_keeps_its_methods(epoch_checkpoint):
     tree = ast.parse(shown).body[0]
     assert ast.get_docstring(tree) is None
     assert ast.get_docstring(ast.parse(source_text(epoch_checkpoint)).body[0])
-    assert [node.name for node in tree.body] == ["__init__", "on_epoch_end"]
+    assert [node.name for node in tree.body] == ["__init__", "on_train_begin", "on_epoch_end"]
 
 
 def test_docstring_removal_edge_cases(edge):
