@@ -39,16 +39,21 @@ reproduce: $(STAMP)
 ## Lint, then unit tests and smoke-profile notebook runs.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest --junitxml=build/backends/tensorflow.xml
 
 ## The model tests and every notebook (smoke) again on each other Keras backend, each in its own
-## environment (.venv-jax, .venv-torch); BACKENDS="jax" runs one.
+## environment (.venv-jax, .venv-torch), on the committed samples (DL_DATA_DIR unset: they test
+## the code, not the data); BACKENDS="jax" runs one. Then the table of which
+## chapters pass where (docs/backend_tests.json; with `make test` first, TensorFlow too).
 BACKENDS ?= jax torch
-test-backends: $(foreach backend,$(BACKENDS),.venv-$(backend)/.installed)
+test-backends: $(STAMP) $(foreach backend,$(BACKENDS),.venv-$(backend)/.installed)
 	@set -e; for backend in $(BACKENDS); do \
 	  echo "== KERAS_BACKEND=$$backend"; \
-	  KERAS_BACKEND=$$backend .venv-$$backend/bin/python -m pytest -m backends; \
+	  env -u DL_DATA_DIR KERAS_BACKEND=$$backend .venv-$$backend/bin/python -m pytest -m backends \
+	    --junitxml=build/backends/$$backend.xml; \
 	done
+	$(PY) -m course.backend_tests $(wildcard build/backends/tensorflow.xml) \
+	  $(foreach backend,$(BACKENDS),build/backends/$(backend).xml)
 
 .venv-jax/.installed: requirements.txt requirements-dev.txt requirements-jax.txt $(LOCK) pyproject.toml
 	test -x .venv-jax/bin/python || $(PYTHON) -m venv .venv-jax

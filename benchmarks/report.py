@@ -164,6 +164,16 @@ TUNE_START, TUNE_END = "<!-- tune:start -->", "<!-- tune:end -->"
 TUNE_FILE = ROOT / "training_checkpoints" / "rnn_music" / "cpu" / "tune_1.abc"
 
 
+BACKENDS_START, BACKENDS_END = "<!-- backends:start -->", "<!-- backends:end -->"
+
+
+def backends_table() -> str | None:
+    """Which chapters' tests pass on which backend, as the last test runs left it."""
+    from course.backend_tests import RESULTS, table
+
+    return table(json.loads(RESULTS.read_text())) if RESULTS.exists() else None
+
+
 def _replace_between(text: str, start: str, end: str, body: str) -> str:
     head, found, rest = text.partition(start)
     if not found:
@@ -175,6 +185,9 @@ def _replace_between(text: str, start: str, end: str, body: str) -> str:
 def updated_readme(text: str) -> str:
     """``text`` with a fresh results table and, when the music run exists, its first tune."""
     text = _replace_between(text, START, END, results_table())
+    backends = backends_table()
+    if backends is not None:
+        text = _replace_between(text, BACKENDS_START, BACKENDS_END, backends)
     if TUNE_FILE.exists():
         text = _replace_between(text, TUNE_START, TUNE_END,
                                 f"```\n{TUNE_FILE.read_text().strip()}\n```")

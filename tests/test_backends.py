@@ -71,3 +71,29 @@ def test_value_and_gradients_of_a_known_function():
     value, (gradient,) = value_and_gradients(lambda: keras.ops.sum(w**3), [w])
     assert float(value) == pytest.approx(1 - 8 + 27)
     np.testing.assert_allclose(gradient, 3 * np.array([1.0, 4.0, 9.0]), rtol=1e-6)
+
+
+def test_the_backend_table_counts_each_chapter_from_the_junit_reports(tmp_path):
+    from course.backend_tests import SHARED, summarize, table
+
+    (tmp_path / "jax.xml").write_text("""<testsuites><testsuite>
+      <testcase classname="tests.test_rnn_music" name="test_a"/>
+      <testcase classname="tests.test_notebooks"
+                name="test_notebook_runs_in_smoke_profile[04_vae_faces]"><failure/></testcase>
+      <testcase classname="tests.test_checkpoint" name="test_b"><skipped/></testcase>
+      <testcase classname="tests.test_dqn_agent" name="test_c"><error/></testcase>
+    </testsuite></testsuites>""")
+    (tmp_path / "tensorflow.xml").write_text(
+        '<testsuite><testcase classname="tests.test_rnn_music" name="test_a"/></testsuite>')
+    summary = summarize([tmp_path / "jax.xml", tmp_path / "tensorflow.xml"])
+    assert list(summary) == ["tensorflow", "jax"]  # the default backend first
+    assert summary["jax"] == {
+        "2 RNN music": {"passed": 1, "failed": 0, "skipped": 0},
+        "4 VAE faces": {"passed": 0, "failed": 1, "skipped": 0},
+        "5 DQN CartPole": {"passed": 0, "failed": 1, "skipped": 0},
+        SHARED: {"passed": 0, "failed": 0, "skipped": 1},
+    }
+    rows = table(summary).splitlines()
+    assert rows[0] == "| chapter | `tensorflow` | `jax` |"
+    assert "| 2 RNN music | 1 of 1 pass | 1 of 1 pass |" in rows
+    assert "| 4 VAE faces | not run | **0 of 1 pass** |" in rows

@@ -69,3 +69,28 @@ def test_the_benchmark_extras_go_into_their_own_venv_with_torch_from_the_cpu_ind
     assert "--no-deps --index-url https://download.pytorch.org/whl/cpu" in torch_line
     assert "-r benchmarks/requirements-dqn_cartpole.txt -c requirements-lock.txt" in commands
     assert ".venv/bin/pip" not in commands and ".venv/bin/python -m pip" not in commands
+
+
+def test_the_backend_requirements_are_pinned_and_agree_with_the_lock_and_the_benchmark():
+    jax, torch = pins(ROOT / "requirements-jax.txt"), pins(ROOT / "requirements-torch.txt")
+    lock = pins(LOCK)
+    assert set(jax) == {"jax", "jaxlib"} and jax["jax"] == jax["jaxlib"]
+    assert torch["torch"].endswith("+cpu")
+    for extra in (jax, torch):
+        shared = extra.keys() & lock.keys()
+        assert {name: extra[name] for name in shared} == {name: lock[name] for name in shared}
+    bench = pins(BENCH)
+    assert {name: torch[name] for name in torch.keys() & bench.keys()} == {
+        name: bench[name] for name in torch.keys() & bench.keys()
+    }
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_each_backend_venv_is_built_from_the_lock_and_its_own_pins(backend):
+    commands = _dry_run(f".venv-{backend}/.installed", f"requirements-{backend}.txt")
+    assert f"-r requirements-{backend}.txt -c requirements-lock.txt" in commands.replace("\\\n", "")
+    if backend == "torch":
+        torch_line = next(line for line in commands.splitlines() if "--index-url" in line)
+        assert "--no-deps --index-url https://download.pytorch.org/whl/cpu" in torch_line
+    assert ".venv/bin/pip" not in commands
