@@ -58,9 +58,19 @@ def pytest_configure(config):
         "markers", "real_data(*relpaths): needs these files under $DL_DATA_DIR, else skipped"
     )
     config.addinivalue_line("markers", "backends: runs on every Keras backend (test-backends)")
+    config.addinivalue_line(
+        "markers", "slow: trains a whole run or runs processes that do; scheduled first"
+    )
+
+
+def runs_long(item) -> bool:
+    return any(item.get_closest_marker(name) for name in ("slow", "notebook"))
 
 
 def pytest_collection_modifyitems(config, items):
+    # Longest first: the two xdist workers then finish together instead of one waiting for a
+    # notebook that the other started last (xdist hands out tests in collection order).
+    items.sort(key=lambda item: not runs_long(item))
     folder = real_data_dir()
     for item in items:
         if item.module.__name__ in BACKEND_MODULES:

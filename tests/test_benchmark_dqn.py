@@ -32,6 +32,7 @@ def test_passing_only_at_the_last_evaluation_counts_as_solved():
     assert result["steps_to_solve"] == 5000 and result["pass_fraction_after_solve"] == 1.0
 
 
+@pytest.mark.slow
 def test_benchmark_writes_the_agreed_json_shape(tmp_path, monkeypatch):
     monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path / "runs"))
     out = tmp_path / "dqn.json"

@@ -17,6 +17,7 @@ def check_reading(reading: dict, names) -> None:
     assert reading["worst_group_recall"][0] == min(recalls)
 
 
+@pytest.mark.slow
 def test_benchmark_writes_the_agreed_json_shape(tmp_path):
     from benchmarks import vae_faces as bench
 

@@ -457,6 +457,7 @@ def killed_runs(tmp_path_factory):
     return finished
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("killed_runs")
 @pytest.mark.parametrize("point", list(KILL_POINTS), ids=lambda point: "-".join(map(str, point)))
 def test_a_killed_run_leaves_one_whole_checkpoint_and_resumes_exactly(

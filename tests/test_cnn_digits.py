@@ -94,6 +94,7 @@ def test_models_map_a_batch_of_digits_to_class_probabilities():
         build_cnn(None, augment=True)
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("cnn_digits_smoke_run")  # one worker trains the shared run once
 def test_command_line_trains_writes_and_then_reloads(cnn_digits_smoke_run, monkeypatch, capsys):
     from cnn_digits.__main__ import main

@@ -116,6 +116,7 @@ def test_python_blocks_are_found():
     assert python_blocks("text\n```python\nprint(1)\n```\n```bash\nls\n```\n") == ["print(1)\n"]
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("cnn_digits_smoke_run")  # one worker trains the shared run once
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.splitlines()[0][:40] for b in BLOCKS])
 def test_readme_python_block_runs_as_written(block, tmp_path, request):

@@ -359,6 +359,7 @@ class _InterruptAtEpoch(keras.callbacks.Callback):
             raise _Interrupt
 
 
+@pytest.mark.slow
 def test_training_resumes_after_an_interruption(tmp_path, capsys):
     from rnn_music.data import load_splits
     from rnn_music.train import train
@@ -389,6 +390,7 @@ def test_training_resumes_after_an_interruption(tmp_path, capsys):
     assert again == history
 
 
+@pytest.mark.slow
 def test_command_line_writes_samples_metrics_and_figures(tmp_path, monkeypatch):
     from rnn_music.__main__ import main
 

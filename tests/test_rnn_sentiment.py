@@ -170,6 +170,7 @@ def test_load_best_model_without_a_run_says_which_command_to_run(tmp_path, monke
         load_best_model(tmp_path / "garbled", profile="smoke")
 
 
+@pytest.mark.slow
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
     from rnn_sentiment.__main__ import main
 

@@ -63,6 +63,7 @@ def test_each_epoch_has_its_own_batches_drawn_from_seed_and_epoch():
     assert [batches_as_lists(dataset) for _ in range(2)] == [first, second]
 
 
+@pytest.mark.slow
 def test_reruns_and_resumed_runs_end_with_the_same_weights(tmp_path):
     tokens, splits = toy_splits()
 

@@ -241,6 +241,7 @@ def test_resampling_uses_the_current_model_before_each_epoch():
         Resample(uniform, tones, races, get_config("smoke", resampling="inverse"))
 
 
+@pytest.mark.slow
 def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, capsys):
     from vae_faces.__main__ import main
 
