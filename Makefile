@@ -13,7 +13,7 @@ BENCH_REQUIREMENTS := benchmarks/requirements-dqn_cartpole.txt
 # torch alone comes from here, as the CPU build (see $(BENCH_REQUIREMENTS)).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: reproduce test test-backends lint format normalize bench lock clean-checkpoints \
+.PHONY: reproduce test test-backends bench-backends lint format normalize bench lock clean-checkpoints \
   system-deps
 
 $(STAMP): requirements.txt requirements-dev.txt $(LOCK) pyproject.toml
@@ -92,6 +92,10 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(PY) -m benchmarks.cnn_digits
 	$(PY) -m benchmarks.vae_faces
 	$(BENCH_VENV)/bin/python -m benchmarks.dqn_cartpole
+
+## One training step per chapter on each backend (needs the venvs of `make test-backends`).
+bench-backends: $(STAMP) $(foreach backend,jax torch,.venv-$(backend)/.installed)
+	$(PY) -m benchmarks.backends
 
 $(BENCH_STAMP): requirements.txt $(LOCK) $(BENCH_REQUIREMENTS) pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)

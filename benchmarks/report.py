@@ -174,6 +174,34 @@ def backends_table() -> str | None:
     return table(json.loads(RESULTS.read_text())) if RESULTS.exists() else None
 
 
+SPEED_START, SPEED_END = "<!-- backend-speed:start -->", "<!-- backend-speed:end -->"
+
+
+def backend_speed_table(result: dict) -> str:
+    """Milliseconds per training step per chapter and backend, and whether the losses agree."""
+    from course.backend_tests import chapter_of
+
+    backends = list(result["backends"])
+    lines = [
+        "| chapter: model and batch | " + " | ".join(f"`{b}` ms/step (first step s)"
+                                                    for b in backends)
+        + f" | losses agree (rel. {result['relative_tolerance']:g}) |",
+        "| --- |" + " --- |" * (len(backends) + 1),
+    ]
+    for chapter, row in result["chapters"].items():
+        cells = [f"{1000 * row[b]['seconds_per_step']:.1f} ({row[b]['first_step_seconds']:.1f})"
+                 for b in backends]
+        worst = max(row[b]["max_relative_difference"] for b in backends)
+        agree = f"{'yes' if row['losses_agree'] else 'NO'} (max {worst:.1e})"
+        lines.append(f"| {chapter_of(chapter, '')}: {row['model']} | " + " | ".join(cells)
+                     + f" | {agree} |")
+    lines.append("")
+    lines.append(f"Mean of {result['steps']} steps after the first, losses of "
+                 f"{result['agreement_steps']} steps from the same weights compared with "
+                 f"`{result['reference_backend']}`'s ({result['machine']}).")
+    return "\n".join(lines)
+
+
 def _replace_between(text: str, start: str, end: str, body: str) -> str:
     head, found, rest = text.partition(start)
     if not found:
@@ -188,6 +216,10 @@ def updated_readme(text: str) -> str:
     backends = backends_table()
     if backends is not None:
         text = _replace_between(text, BACKENDS_START, BACKENDS_END, backends)
+    speed = RESULTS / "backends.json"
+    if speed.exists():
+        text = _replace_between(text, SPEED_START, SPEED_END,
+                                backend_speed_table(json.loads(speed.read_text())))
     if TUNE_FILE.exists():
         text = _replace_between(text, TUNE_START, TUNE_END,
                                 f"```\n{TUNE_FILE.read_text().strip()}\n```")

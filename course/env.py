@@ -94,17 +94,28 @@ def _version(package: str) -> str:
 
 
 def environment_report(profile: str | None = None) -> str:
-    """Profile, Keras backend, library versions and device, as a few printable lines."""
-    keras = import_keras_quietly()
+    """Profile, Keras backend, library versions and device, as a few printable lines.
 
+    Every notebook and command line calls this first, before building a model, so this is also
+    where the ``gpu`` profile on JAX starts splitting each batch over every accelerator
+    (``course.distribution``); the device line then says over how many.
+    """
+    from course.distribution import use_all_devices
+
+    keras = import_keras_quietly()
+    profile = get_profile(profile)
+    num_devices = use_all_devices() if profile == "gpu" else 1
+    device = describe_device()
+    if num_devices > 1:
+        device += f" (each batch split over {num_devices} devices: data parallel)"
     backend = keras.backend.backend()
     backend_package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
     lines = [
-        f"profile : {get_profile(profile)}",
+        f"profile : {profile}",
         f"backend : {backend} {_version(backend_package) if backend_package else ''}".rstrip(),
         f"keras   : {keras.__version__}",
         f"numpy   : {_version('numpy')}",
         f"python  : {platform.python_version()}",
-        f"device  : {describe_device()}",
+        f"device  : {device}",
     ]
     return "\n".join(lines)

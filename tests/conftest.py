@@ -14,13 +14,12 @@ import pytest
 # The tests that build, train or run models, or run the notebooks: `make test-backends` runs
 # these (``-m backends``) again on JAX and PyTorch. The rest test files, text and plots.
 BACKEND_MODULES = {
-    "test_backends", "test_checkpoint", "test_cnn_digits", "test_cnn_digits_exercises",
-    "test_convolution",
-    "test_dqn_agent", "test_dqn_cartpole", "test_exercises", "test_first_run", "test_notebooks",
-    "test_progress", "test_rnn_music", "test_rnn_music_bars", "test_rnn_music_display",
-    "test_rnn_sentiment", "test_rnn_sentiment_data", "test_rnn_sentiment_exercises",
-    "test_rnn_sentiment_math", "test_rnn_sentiment_reruns", "test_vae_faces",
-    "test_vae_faces_data",
+    "test_backends", "test_benchmark_backends", "test_checkpoint", "test_cnn_digits",
+    "test_cnn_digits_exercises", "test_convolution", "test_distribution", "test_dqn_agent",
+    "test_dqn_cartpole", "test_exercises", "test_first_run", "test_notebooks", "test_progress",
+    "test_rnn_music", "test_rnn_music_bars", "test_rnn_music_display", "test_rnn_sentiment",
+    "test_rnn_sentiment_data", "test_rnn_sentiment_exercises", "test_rnn_sentiment_math",
+    "test_rnn_sentiment_reruns", "test_vae_faces", "test_vae_faces_data",
 }
 
 

@@ -42,12 +42,13 @@ REQUIRED_KEYS = {
     "cnn_digits": {"machine", "profile", "ours", "reference"},
     "vae_faces": {"machine", "seeds", "per_group_n", "cnn", "dbvae", "skin_tone"},
     "dqn_cartpole": {"machine", "budget_steps", "ours", "reference"},
+    "backends": {"machine", "steps", "relative_tolerance", "backends", "chapters"},
 }
 
 
 @pytest.mark.parametrize("path", sorted(report.RESULTS.glob("*.json")), ids=lambda p: p.stem)
 def test_result_files_have_the_required_keys(path):
-    assert path.stem in REQUIRED_KEYS, f"{path.name}: no chapter of that name"
+    assert path.stem in REQUIRED_KEYS, f"{path.name}: no benchmark of that name"
     result = json.loads(path.read_text())
     assert REQUIRED_KEYS[path.stem] <= result.keys()
 
