@@ -23,7 +23,8 @@ from course.profiles import ENV_VAR, add_profile_argument, get_profile
 
 # Metadata that changes on every run without changing what the reader sees.
 VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled", "jupyter")
-# "course": the profile and seconds of the run that wrote the outputs (read by course.plan).
+# "course": the profile and seconds of the run that wrote the outputs, and whether it loaded
+# training done before (read by course.plan).
 KEPT_NOTEBOOK_METADATA = ("kernelspec", "language_info", "course")
 SMOKE_REFUSAL = (
     "The smoke profile is for tests: its outputs mean nothing, so it never replaces a committed "
@@ -75,6 +76,16 @@ class ThisInterpreterKernelManager(AsyncKernelManager):
         )
 
 
+def finished_runs_exist(path: Path, profile: str) -> bool:
+    """Whether the notebook's chapter already has runs of ``profile`` in the checkpoint folder
+    (``01_rnn_sentiment.ipynb`` -> ``runs_root()/rnn_sentiment/<profile>``), which the notebook
+    will load instead of training: its time then says little about a run from scratch."""
+    from course.checkpoint import runs_root
+
+    folder = runs_root() / path.stem.split("_", 1)[-1] / profile
+    return folder.is_dir() and any(folder.iterdir())
+
+
 def execute(
     path: str | os.PathLike,
     *,
@@ -105,10 +116,12 @@ def execute(
         resources={"metadata": {"path": str(path.parent)}},
         coalesce_streams=True,  # folds progress-bar redraws ("\r") into their final line
     )
+    reused = finished_runs_exist(path, profile)
     started = time.perf_counter()
     client.execute(env={**os.environ, ENV_VAR: profile})
     notebook.metadata["course"] = {
-        "profile": profile, "seconds": round(time.perf_counter() - started)
+        "profile": profile, "seconds": round(time.perf_counter() - started),
+        "reused_training": reused,
     }
     normalize(notebook)
     with atomic_path(target) as tmp:

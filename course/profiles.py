@@ -1,7 +1,7 @@
 """Run profiles: one environment variable, ``DL_PROFILE``, picks the size of every run.
 
 - ``smoke``: seconds per notebook on tiny slices, only for tests; results are not meaningful.
-- ``cpu``: the full data set, sized to finish a notebook in about ten minutes on two cores.
+- ``cpu``: the full data set, sized to finish a notebook in minutes to half an hour on two cores.
 - ``gpu``: the full recipe that reproduces the headline numbers.
 """
 

@@ -74,6 +74,21 @@ def test_the_kernel_runs_on_this_interpreter_with_the_chosen_profile(tmp_path, m
     assert source.read_text() == committed
     recorded = nbformat.read(target, as_version=4).metadata["course"]
     assert recorded["profile"] == "cpu" and recorded["seconds"] >= 0
+    assert recorded["reused_training"] is False  # nothing under DL_CHECKPOINT_DIR for "tiny"
+
+
+def test_the_record_says_when_the_chapter_had_runs_to_load(tmp_path, monkeypatch):
+    from course.checkpoint import runs_root
+
+    monkeypatch.setenv("DL_CHECKPOINT_DIR", str(tmp_path / "runs"))
+    source = _write_tiny_notebook(tmp_path / "01_tiny.ipynb")
+    target = tmp_path / "copies" / "01_tiny.ipynb"
+    execute(source, profile="cpu", output_path=target, timeout=120)
+    assert nbformat.read(target, as_version=4).metadata["course"]["reused_training"] is False
+    finished = runs_root() / "tiny" / "cpu" / "model"
+    finished.mkdir(parents=True)
+    execute(source, profile="cpu", output_path=target, timeout=120)
+    assert nbformat.read(target, as_version=4).metadata["course"]["reused_training"] is True
 
 
 def test_a_smoke_run_never_replaces_the_notebook(tmp_path):

@@ -73,6 +73,15 @@ def test_the_plan_names_downloads_and_times(caches):
     assert "MNIST                    found, nothing to download" in plan.describe(paths, "cpu")
 
 
+def test_a_run_that_loaded_its_training_is_not_used(caches):
+    record = {"profile": "cpu", "seconds": 61, "reused_training": True}
+    path = _notebook(caches, "03_cnn_digits", record)
+    estimate = plan.CPU_MINUTES["03_cnn_digits"]
+    assert f"03_cnn_digits     about {estimate} min on 2 CPU cores (estimate)" in plan.describe(
+        [path], "cpu"
+    )
+
+
 def test_a_record_of_another_profile_is_not_used(caches):
     path = _notebook(caches, "03_cnn_digits", {"profile": "cpu", "seconds": 290})
     assert "03_cnn_digits     not measured yet" in plan.describe([path], "gpu")
