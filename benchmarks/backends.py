@@ -53,7 +53,20 @@ def interpreter(backend: str) -> Path:
     return ROOT / (".venv" if backend == "tensorflow" else f".venv-{backend}") / "bin" / "python"
 
 
-# One function per chapter: (model to time, model with no randomness, batches(rng, count)).
+# One function per chapter: (the model, batches(rng, count) -> [(x, y)], a description), the
+# model as the chapter trains it (random=True) or with its random parts off (random=False).
+
+
+def token_batches(x_shape, x_range, y_shape, num_classes):
+    """batches(rng, count) of integer ids in ``x_range`` and integer targets below
+    ``num_classes`` (the sentiment model reads 0/1 targets as floats)."""
+    def batches(rng, count):
+        return [(rng.integers(*x_range, x_shape).astype("int32"),
+                 rng.integers(0, num_classes, y_shape).astype(
+                     "float32" if num_classes == 2 else "int32"))
+                for _ in range(count)]
+
+    return batches
 
 
 def rnn_sentiment_case(random: bool):
@@ -66,15 +79,9 @@ def rnn_sentiment_case(random: bool):
         config = replace(config, dropout=0.0)
     model = compile_model(build_bilstm(config), config, total_steps=1_000)
 
-    def batches(rng, count):
-        shape = (config.batch_size, SENTIMENT_TOKENS)
-        return [(rng.integers(1, config.vocabulary_size, shape).astype("int32"),
-                 rng.integers(0, 2, (config.batch_size, 1)).astype("float32"))
-                for _ in range(count)]
-
-    description = (f"BiLSTM (words + pairs), batch {config.batch_size} x "
-                   f"{SENTIMENT_TOKENS} tokens")
-    return model, batches, description
+    shape = (config.batch_size, SENTIMENT_TOKENS)
+    batches = token_batches(shape, (1, config.vocabulary_size), (config.batch_size, 1), 2)
+    return model, batches, f"BiLSTM (words + pairs), batch {shape[0]} x {shape[1]} tokens"
 
 
 def rnn_music_case(random: bool):
@@ -87,14 +94,9 @@ def rnn_music_case(random: bool):
     model = build_model(MUSIC_VOCABULARY, config.embedding_dim, config.rnn_units, *dropout)
     compile_model(model, config.learning_rate)
 
-    def batches(rng, count):
-        shape = (config.batch_size, config.sequence_length)
-        return [(rng.integers(0, MUSIC_VOCABULARY, shape).astype("int32"),
-                 rng.integers(0, MUSIC_VOCABULARY, shape).astype("int32"))
-                for _ in range(count)]
-
-    description = (f"character LSTM {config.rnn_units}, batch {config.batch_size} x "
-                   f"{config.sequence_length} characters")
+    shape = (config.batch_size, config.sequence_length)
+    batches = token_batches(shape, (0, MUSIC_VOCABULARY), shape, MUSIC_VOCABULARY)
+    description = f"character LSTM {config.rnn_units}, batch {shape[0]} x {shape[1]} characters"
     return model, batches, description
 
 
