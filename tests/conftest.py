@@ -63,7 +63,8 @@ def pytest_configure(config):
 
 
 def runs_long(item) -> bool:
-    return any(item.get_closest_marker(name) for name in ("slow", "notebook"))
+    # Real-data tests read whole data sets (when DL_DATA_DIR is set; else they skip at once).
+    return any(item.get_closest_marker(name) for name in ("slow", "notebook", "real_data"))
 
 
 def pytest_collection_modifyitems(config, items):
