@@ -71,7 +71,8 @@ def rnn_music_headline(result: dict) -> str:
 def vae_faces_headline(result: dict) -> str:
     tone = result["skin_tone"]
     labels = {"cnn": "CNN", "dbvae": "DB-VAE", "dbvae_uniform": "DB-VAE with uniform draws",
-              "cnn_balanced": "CNN on a balanced set of as many faces"}
+              "cnn_balanced": "CNN on a balanced set of as many faces",
+              "cnn_augmented": "CNN with augmented images"}
 
     def mean(arm: str, key: str) -> float:
         return statistics.mean(tone[arm]["matched_fpr"][key])
