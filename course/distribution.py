@@ -17,7 +17,8 @@ def use_all_devices(devices: list | None = None) -> int:
     Only on the JAX backend and with two devices or more; otherwise nothing changes and the
     answer is 1. (TensorFlow and PyTorch spread a model over GPUs with their own mechanisms,
     ``tf.distribute`` and ``DistributedDataParallel``, which the course does not use.)
-    Every batch size must be a multiple of the number of devices.
+    Every batch size must be a multiple of the number of devices; chapter 5, whose agent acts on
+    a few states at a time, is meant to run on one device (README, "Running on a GPU").
     """
     import keras
 
