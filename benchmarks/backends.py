@@ -39,7 +39,6 @@ import course  # noqa: F401  (quiets TensorFlow's C++ logs before it is imported
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "backends.json"
 BACKENDS = ("tensorflow", "jax", "torch")
-CHAPTERS = ("rnn_sentiment", "rnn_music", "cnn_digits", "vae_faces", "dqn_cartpole")
 STEPS = 30
 AGREEMENT_STEPS = 5
 # float32 on three different kernel libraries, five Adam steps: losses drift apart by rounding.
@@ -273,7 +272,7 @@ def combine(per_backend: dict, steps: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--chapters", nargs="+", choices=CHAPTERS, default=list(CHAPTERS))
+    parser.add_argument("--chapters", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -29,4 +29,3 @@ def use_all_devices(devices: list | None = None) -> int:
         return 1
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return len(devices)
-
