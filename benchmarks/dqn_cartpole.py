@@ -62,6 +62,9 @@ def summarise(evaluations: list[dict]) -> dict:
         "final_return": evaluations[-1]["mean_return"],
         "pass_fraction_after_solve": (round(sum(later) / len(later), 3)
                                       if later else (1.0 if first is not None else None)),
+        # The whole run's training seconds: with the budget, the agent's speed on this machine
+        # at this moment, apart from how soon it learns.
+        "train_seconds": round(evaluations[-1]["train_seconds"], 2),
         "curve": [(row["env_step"], row["mean_return"]) for row in evaluations],
     }
 
@@ -126,7 +129,7 @@ def run_notebook_recipe(seed: int, profile: str) -> dict:
 
 def collect(runs: list[dict], seeds: list[int]) -> dict:
     keys = ("steps_to_solve", "seconds_to_solve", "final_return", "pass_fraction_after_solve",
-            "curve")
+            "train_seconds", "curve")
     return {"seeds": seeds, **{key: [run[key] for run in runs] for key in keys}}
 
 

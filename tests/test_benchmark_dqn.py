@@ -18,6 +18,7 @@ def test_first_pass_final_return_and_pass_fraction():
     assert result["seconds_to_solve"] == 3.0
     assert result["final_return"] == 500
     assert result["pass_fraction_after_solve"] == pytest.approx(2 / 3, abs=1e-3)
+    assert result["train_seconds"] == 7.5  # the whole run's, at its last evaluation
 
 
 def test_a_run_that_never_passes_has_no_solve_numbers():
@@ -43,8 +44,9 @@ def test_benchmark_writes_the_agreed_json_shape(tmp_path, monkeypatch):
     ours = result["ours"]
     assert ours["seeds"] == [0]
     for key in ("steps_to_solve", "seconds_to_solve", "final_return",
-                "pass_fraction_after_solve"):
+                "pass_fraction_after_solve", "train_seconds"):
         assert len(ours[key]) == 1
+    assert ours["train_seconds"][0] >= (ours["seconds_to_solve"][0] or 0)
     assert ours["curve"][0][-1][0] >= 600  # the last evaluation is at the end of the budget
 
     notebook = result["notebook_runs"]
