@@ -72,7 +72,8 @@ def vae_faces_headline(result: dict) -> str:
     tone = result["skin_tone"]
     labels = {"cnn": "CNN", "dbvae": "DB-VAE", "dbvae_uniform": "DB-VAE with uniform draws",
               "cnn_balanced": "CNN on a balanced set of as many faces",
-              "cnn_augmented": "CNN with augmented images"}
+              "cnn_augmented": "CNN with augmented images",
+              "cnn_shifted": "CNN with shifted and zoomed images"}
 
     def mean(arm: str, key: str) -> float:
         return statistics.mean(tone[arm]["matched_fpr"][key])
@@ -88,7 +89,17 @@ def vae_faces_headline(result: dict) -> str:
                      "the worst group")
     precision = ", ".join(f"{labels[arm]} {_percent(statistics.mean(tone[arm]['precision']))}"
                           for arm in ("cnn", "dbvae") if arm in tone)
-    return f"{headline}; precision at p >= 0.5: {precision} (mean of {len(result['seeds'])} seeds)"
+    headline += f"; precision at p >= 0.5: {precision}"
+    mit_total = sum(tone.get("mit_faces_per_group", {}).values())
+    if mit_total:
+        def mit_found(arm: str) -> float:  # seed mean of the faces found over all groups
+            counts = tone[arm]["mit_faces_found"]["matched_fpr"].values()
+            return statistics.mean(map(sum, zip(*counts, strict=True)))
+
+        found = ", ".join(f"{labels[arm]} {mit_found(arm):.1f}" for arm in labels
+                          if arm in tone and "mit_faces_found" in tone[arm])
+        headline += f"; MIT lab test faces found (of {mit_total}, matched rate): {found}"
+    return f"{headline} (mean of {len(result['seeds'])} seeds)"
 
 
 def dqn_cartpole_headline(result: dict) -> str:

@@ -91,6 +91,15 @@ def test_vae_faces_headline_reads_the_skin_tone_groups_at_the_matched_rate():
     assert "uniform" not in headline  # arms missing from the results are left out
     assert "recovers 33% of what the balanced set gains" in headline
     assert "precision at p >= 0.5: CNN 98.50%, DB-VAE 99.00% (mean of 2 seeds)" in headline
+    assert "MIT" not in headline  # results written before the MIT faces were counted
+
+    # Faces found per group and seed: the seeds' totals are averaged (CNN 3 and 5 -> 4.0).
+    tone["mit_faces_per_group"] = {"LF": 5, "DF": 5}
+    tone["cnn"]["mit_faces_found"] = {"matched_fpr": {"LF": [1, 2], "DF": [2, 3]}}
+    tone["dbvae"]["mit_faces_found"] = {"matched_fpr": {"LF": [4, 4], "DF": [5, 4]}}
+    headline = report.vae_faces_headline({"seeds": [0, 1], "skin_tone": tone})
+    assert ("MIT lab test faces found (of 10, matched rate): CNN 4.0, DB-VAE 8.5 "
+            "(mean of 2 seeds)") in headline
 
 
 # Python blocks of the README, run as a reader would paste them, on the smoke profile. ------------
