@@ -335,3 +335,26 @@ def test_gpu_profile_models_build_and_take_one_step_on_cpu():
     assert any(not np.array_equal(a, b) for a, b in zip(before, dbvae.get_weights(), strict=True))
     cnn = compile_model(build_cnn(config), config, total_steps=10)
     assert np.all(np.isfinite(cnn.train_on_batch(images, labels[:, None])))
+
+
+@pytest.mark.parametrize("builder", ["build_augmented_cnn", "build_shifted_cnn"])
+def test_augmented_arms_change_images_only_while_training(builder):
+    """At prediction time an augmented arm is its plain CNN; in training its layers move the
+    pixels (so the arm is not silently the plain CNN); the shifted arm moves no colour values
+    outside what the image already holds."""
+    from benchmarks import vae_faces as bench
+
+    config = get_config("smoke")
+    model = getattr(bench, builder)(config)
+    augmentation, cnn = model.layers[:-1], model.layers[-1]
+    images = np.random.default_rng(0).random((4, config.image_size, config.image_size, 3))
+    images = images.astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images, training=False)),
+                               keras.ops.convert_to_numpy(cnn(images, training=False)), atol=1e-6)
+    moved = images
+    for layer in augmentation:
+        moved = layer(moved, training=True)
+    moved = keras.ops.convert_to_numpy(moved)
+    assert np.abs(moved - images).mean() > 0.01
+    if builder == "build_shifted_cnn":  # interpolation mixes neighbours, never adds light
+        assert moved.min() >= images.min() - 1e-6 and moved.max() <= images.max() + 1e-6
