@@ -63,31 +63,34 @@ ARMS = ("cnn", "dbvae", "dbvae_uniform", "cnn_balanced", "cnn_augmented", "cnn_s
 MAX_TRAIN_SECONDS = 900
 
 
+def cnn_behind(augmentation: list, config, name: str) -> keras.Model:
+    """The chapter's CNN behind training-only augmentation layers (identity at prediction)."""
+    size = config.image_size
+    return keras.Sequential([keras.Input((size, size, 3)), *augmentation, build_cnn(config)],
+                            name=name)
+
+
 def build_augmented_cnn(config) -> keras.Model:
     """The CNN behind training-only augmentation: a mirror image, brightness and contrast moved
     (lighting differs between photo collections) and a random patch erased (sunglasses, hands)."""
-    size, seed = config.image_size, config.seed
-    return keras.Sequential([
-        keras.Input((size, size, 3)),
+    seed = config.seed
+    return cnn_behind([
         keras.layers.RandomFlip("horizontal", seed=seed),
         keras.layers.RandomBrightness(0.3, value_range=(0, 1), seed=seed),
         keras.layers.RandomContrast(0.4, value_range=(0, 1), seed=seed),
         keras.layers.RandomErasing(factor=0.5, scale=(0.05, 0.2), value_range=(0, 1), seed=seed),
-        build_cnn(config),
-    ], name="cnn_augmented")
+    ], config, "cnn_augmented")
 
 
 def build_shifted_cnn(config) -> keras.Model:
     """The CNN behind training-only shifts (up to 10% of the frame each way) and zooms (up to
     20% in or out): FairFace's crops are aligned, so every face sits at the same place and size,
     and a detector may learn that place; the colours, and so the skin tone, are left alone."""
-    size, seed = config.image_size, config.seed
-    return keras.Sequential([
-        keras.Input((size, size, 3)),
+    seed = config.seed
+    return cnn_behind([
         keras.layers.RandomZoom((-0.2, 0.2), fill_mode="reflect", seed=seed),
         keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed),
-        build_cnn(config),
-    ], name="cnn_shifted")
+    ], config, "cnn_shifted")
 
 
 def read_out(probabilities, splits, threshold: float) -> dict:

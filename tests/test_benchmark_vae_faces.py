@@ -93,4 +93,3 @@ def test_targets_are_checked_on_the_seed_means():
     assert missed["dbvae_recovery_of_ceiling_gain"]["value"] is None
     assert not missed["dbvae_recovery_of_ceiling_gain"]["met"]
     assert not missed["balanced_gap"]["met"]
-
