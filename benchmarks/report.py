@@ -71,9 +71,10 @@ def rnn_music_headline(result: dict) -> str:
 def vae_faces_headline(result: dict) -> str:
     tone = result["skin_tone"]
     labels = {"cnn": "CNN", "dbvae": "DB-VAE", "dbvae_uniform": "DB-VAE with uniform draws",
+              "dbvae_group": "DB-VAE drawing the tone groups equally (oracle)",
               "cnn_balanced": "CNN on a balanced set of as many faces",
-              "cnn_augmented": "CNN with augmented images",
-              "cnn_shifted": "CNN with shifted and zoomed images"}
+              "cnn_fixed_frame": "CNN without shifts and zooms",
+              "cnn_augmented": "CNN with lighting and occlusion augmented too"}
 
     def mean(arm: str, key: str) -> float:
         return statistics.mean(tone[arm]["matched_fpr"][key])
@@ -87,6 +88,9 @@ def vae_faces_headline(result: dict) -> str:
     if recovery is not None:
         headline += (f"; the DB-VAE recovers {recovery:.0%} of what the balanced set gains for "
                      "the worst group")
+        oracle = tone.get("recovery_of_ceiling_gain", {}).get("dbvae_group")
+        if oracle is not None:
+            headline += f" (the oracle {oracle:.0%})"
     precision = ", ".join(f"{labels[arm]} {_percent(statistics.mean(tone[arm]['precision']))}"
                           for arm in ("cnn", "dbvae") if arm in tone)
     headline += f"; precision at p >= 0.5: {precision}"

@@ -46,6 +46,7 @@ def test_benchmark_writes_the_agreed_json_shape(tmp_path):
         check_reading(result[arm]["matched_fpr"], RACES)
         assert result[arm]["matched_fpr"]["threshold"] == block["matched_fpr"]["threshold"]
     assert set(tone["targets"]) >= {"skewed_cnn_gap", "dbvae_recovery_of_ceiling_gain"}
+    assert set(tone["recovery_of_ceiling_gain"]) == {"dbvae", "dbvae_uniform", "dbvae_group"}
     assert all(isinstance(target["met"], bool) for target in tone["targets"].values())
 
     # Resampling moves the groups' shares of the draws away from their shares of the training
@@ -88,7 +89,11 @@ def test_targets_are_checked_on_the_seed_means():
     assert targets["dbvae_worst_minus_uniform_worst"]["met"]
     assert targets["dbvae_precision_minus_cnn"]["met"]  # -0.005
     assert not targets["slowest_train_seconds"]["met"]  # 950 s
+    tone["dbvae_group"] = arm(0.88, 0.03)
+    assert bench.recovery_of_ceiling_gain(tone, "dbvae_group") == pytest.approx(0.8)
+    assert bench.recovery_of_ceiling_gain(tone, "dbvae_uniform") == pytest.approx(0.2)
     tone["cnn_balanced"] = arm(0.78, 0.09)  # no gain to recover: no ratio, target missed
+    assert bench.recovery_of_ceiling_gain(tone, "dbvae_group") is None
     missed = bench.check_targets(tone)
     assert missed["dbvae_recovery_of_ceiling_gain"]["value"] is None
     assert not missed["dbvae_recovery_of_ceiling_gain"]["met"]

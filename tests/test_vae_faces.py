@@ -3,6 +3,8 @@
 import course  # noqa: F401  (quiets TensorFlow before it is imported)
 
 # isort: split
+from dataclasses import replace
+
 import keras
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from vae_faces.metrics import (
 )
 from vae_faces.model import (
     Reparameterize,
+    build_augmenter,
     build_cnn,
     build_dbvae,
     debiasing_loss,
@@ -337,24 +340,70 @@ def test_gpu_profile_models_build_and_take_one_step_on_cpu():
     assert np.all(np.isfinite(cnn.train_on_batch(images, labels[:, None])))
 
 
-@pytest.mark.parametrize("builder", ["build_augmented_cnn", "build_shifted_cnn"])
-def test_augmented_arms_change_images_only_while_training(builder):
-    """At prediction time an augmented arm is its plain CNN; in training its layers move the
-    pixels (so the arm is not silently the plain CNN); the shifted arm moves no colour values
-    outside what the image already holds."""
+def _random_images(config, count=4, seed=0):
+    shape = (count, config.image_size, config.image_size, 3)
+    return np.random.default_rng(seed).random(shape).astype("float32")
+
+
+def test_shifts_and_zooms_move_faces_only_in_training():
+    """The chapter's augmenter moves and scales the pixels in training (so it is not silently
+    off), adds no light (interpolation mixes neighbours), and is absent when both fractions are
+    0; the CNN behind it predicts as the same CNN without it."""
+    config = get_config("smoke")
+    augmenter = build_augmenter(config.shift_fraction, config.zoom_fraction, seed=0)
+    assert [layer.name for layer in augmenter] == ["random_zoom", "random_shift"]
+    assert build_augmenter(0.0, 0.0, seed=0) == []
+    images = _random_images(config)
+    moved = images
+    for layer in augmenter:
+        moved = layer(moved, training=True)
+    moved = keras.ops.convert_to_numpy(moved)
+    assert np.abs(moved - images).mean() > 0.01
+    assert moved.min() >= images.min() - 1e-6 and moved.max() <= images.max() + 1e-6
+
+    cnn = build_cnn(config)
+    fixed = build_cnn(replace(config, shift_fraction=0.0, zoom_fraction=0.0))
+    assert len(fixed.layers) == len(cnn.layers) - 2
+    fixed.set_weights(cnn.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(cnn(images, training=False)),
+                               keras.ops.convert_to_numpy(fixed(images, training=False)),
+                               atol=1e-6)
+
+
+def test_dbvae_reconstructs_the_moved_image_it_encoded():
+    """In training the decoder's target is the shifted and zoomed image the encoder saw, not
+    the original; at prediction the model sees the image as it is."""
+    config = get_config("smoke")
+    model = build_dbvae(config)
+    images = _random_images(config)
+    labels = np.ones(4, "float32")
+    outputs = model(images, training=True)
+    seen = keras.ops.convert_to_numpy(outputs["inputs"])
+    assert np.abs(seen - images).mean() > 0.01
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(images)["inputs"]), images)
+
+    def mean_loss(target):
+        return float(np.mean(keras.ops.convert_to_numpy(debiasing_loss(
+            labels, outputs["face_logit"], target, outputs["reconstruction"], outputs["mean"],
+            outputs["log_variance"], model.kl_weight))))
+
+    loss = float(keras.ops.convert_to_numpy(model.compute_loss(images, labels, outputs)))
+    assert loss == pytest.approx(mean_loss(seen), rel=1e-5)
+    assert loss != pytest.approx(mean_loss(images), rel=1e-3)
+
+
+def test_augmented_arm_changes_images_only_while_training():
+    """At prediction time the benchmark's augmented arm is its plain CNN; in training its extra
+    layers move the pixels (so the arm is not silently the plain CNN)."""
     from benchmarks import vae_faces as bench
 
     config = get_config("smoke")
-    model = getattr(bench, builder)(config)
+    model = bench.build_augmented_cnn(config)
     augmentation, cnn = model.layers[:-1], model.layers[-1]
-    images = np.random.default_rng(0).random((4, config.image_size, config.image_size, 3))
-    images = images.astype("float32")
+    images = _random_images(config)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images, training=False)),
                                keras.ops.convert_to_numpy(cnn(images, training=False)), atol=1e-6)
     moved = images
     for layer in augmentation:
         moved = layer(moved, training=True)
-    moved = keras.ops.convert_to_numpy(moved)
-    assert np.abs(moved - images).mean() > 0.01
-    if builder == "build_shifted_cnn":  # interpolation mixes neighbours, never adds light
-        assert moved.min() >= images.min() - 1e-6 and moved.max() <= images.max() + 1e-6
+    assert np.abs(keras.ops.convert_to_numpy(moved) - images).mean() > 0.01

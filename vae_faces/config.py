@@ -43,6 +43,12 @@ class FacesConfig:
     cnn_epochs: int = 6
     dbvae_epochs: int = 10
     learning_rate: float = 1e-3
+    # Training-only random shifts (up to this fraction of the frame each way) and zooms (in or
+    # out by up to this fraction): FairFace's aligned crops put every face at one place and
+    # size, and detectors trained on them missed faces framed otherwise (docs/decisions.md).
+    # 0 switches either off. Colours are left alone: the skin tone is what the chapter measures.
+    shift_fraction: float = 0.1
+    zoom_fraction: float = 0.2
     # c in  L_VAE = c * KL + mean |x - x_hat|; ten times larger, the codes collapse to the prior.
     kl_weight: float = 0.0005
     num_bins: int = 10  # histogram bins per latent dimension for the resampler

@@ -72,14 +72,36 @@ class Reparameterize(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
-def build_encoder(image_size: int, base_filters: int, num_outputs: int, name: str) -> keras.Model:
-    """Three stride-2 convolutions (size / 8 per side), a dense layer, ``num_outputs`` numbers.
+def build_augmenter(shift_fraction: float, zoom_fraction: float, seed=None) -> list:
+    """Training-only layers that move each face (up to ``shift_fraction`` of the frame each
+    way) and scale it (in or out by up to ``zoom_fraction``), the border filled by reflection;
+    identity at prediction. Empty when both are 0."""
+    augmenter = []
+    # Seeds of their own: generators seeded alike draw alike, which would tie each shift to
+    # its zoom (and to the DB-VAE's sampling noise, seeded with ``seed``).
+    zoom_seed, shift_seed = (None, None) if seed is None else (seed + 1, seed + 2)
+    if zoom_fraction:
+        augmenter.append(layers.RandomZoom((-zoom_fraction, zoom_fraction), fill_mode="reflect",
+                                           seed=zoom_seed, name="random_zoom"))
+    if shift_fraction:
+        augmenter.append(layers.RandomTranslation(shift_fraction, shift_fraction,
+                                                  fill_mode="reflect", seed=shift_seed,
+                                                  name="random_shift"))
+    return augmenter
+
+
+def build_encoder(image_size: int, base_filters: int, num_outputs: int, name: str,
+                  augmenter: list | tuple = ()) -> keras.Model:
+    """Three stride-2 convolutions (size / 8 per side), a dense layer, ``num_outputs`` numbers,
+    after the (training-only) ``augmenter`` layers.
 
     The same body serves the CNN (one face logit) and the DB-VAE (logit, k means, k log-variances),
     so the two detectors have nearly the same size.
     """
     inputs = keras.Input((image_size, image_size, 3))
     x = inputs
+    for layer in augmenter:
+        x = layer(x)
     for index, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters), 1):
         x = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False,
                           name=f"conv{index}")(x)
@@ -109,24 +131,29 @@ def build_decoder(image_size: int, base_filters: int, latent_dim: int) -> keras.
 
 
 def build_cnn(config: FacesConfig) -> keras.Model:
-    """The standard classifier: the encoder body with a single output, the face logit."""
-    model = build_encoder(config.image_size, config.base_filters, 1, name="cnn")
-    return model
+    """The standard classifier: the encoder body with a single output, the face logit, behind
+    the training-only shifts and zooms of ``config``."""
+    augmenter = build_augmenter(config.shift_fraction, config.zoom_fraction, config.seed)
+    return build_encoder(config.image_size, config.base_filters, 1, "cnn", augmenter)
 
 
 @keras.saving.register_keras_serializable(package="vae_faces")
 class DebiasingVAE(keras.Model):
     """Encoder -> (face logit, mu, logvar); z by reparameterization; decoder -> reconstruction.
 
-    ``call`` returns a dict with all four; ``compute_loss`` implements ``debiasing_loss`` in
-    keras.ops, so the stock ``fit`` works on every Keras backend.
+    ``call`` returns a dict with all four and the image the encoder saw (``"inputs"``: in
+    training, the shifted and zoomed one, which is what the decoder must reconstruct);
+    ``compute_loss`` implements ``debiasing_loss`` in keras.ops, so the stock ``fit`` works on
+    every Keras backend.
     """
 
     def __init__(self, image_size=32, latent_dim=32, base_filters=16, kl_weight=0.0005,
-                 seed=None, **kwargs):
+                 seed=None, shift_fraction=0.0, zoom_fraction=0.0, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.latent_dim = image_size, latent_dim
         self.base_filters, self.kl_weight, self.seed = base_filters, kl_weight, seed
+        self.shift_fraction, self.zoom_fraction = shift_fraction, zoom_fraction
+        self.augmenter = build_augmenter(shift_fraction, zoom_fraction, seed)
         self.encoder = build_encoder(image_size, base_filters, 2 * latent_dim + 1, "encoder")
         self.decoder = build_decoder(image_size, base_filters, latent_dim)
         self.sampler = Reparameterize(seed=seed, name="reparameterize")
@@ -141,15 +168,17 @@ class DebiasingVAE(keras.Model):
         return outputs[:, 0], outputs[:, 1 : k + 1], outputs[:, k + 1 :]
 
     def call(self, images, training=False):
+        for layer in self.augmenter:  # outside the encoder: the decoder's target moves too
+            images = layer(images, training=training)
         face_logit, mean, log_variance = self.encode(images, training=training)
         z = self.sampler(mean, log_variance)
         reconstruction = self.decoder(z, training=training)
         return {"face_logit": face_logit, "mean": mean, "log_variance": log_variance,
-                "reconstruction": reconstruction}
+                "reconstruction": reconstruction, "inputs": images}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         per_example = debiasing_loss(
-            y, y_pred["face_logit"], x, y_pred["reconstruction"], y_pred["mean"],
+            y, y_pred["face_logit"], y_pred["inputs"], y_pred["reconstruction"], y_pred["mean"],
             y_pred["log_variance"], self.kl_weight,
         )
         is_face = ops.reshape(ops.cast(y, "float32"), (-1,))
@@ -166,12 +195,14 @@ class DebiasingVAE(keras.Model):
         return {
             **super().get_config(), "image_size": self.image_size, "latent_dim": self.latent_dim,
             "base_filters": self.base_filters, "kl_weight": self.kl_weight, "seed": self.seed,
+            "shift_fraction": self.shift_fraction, "zoom_fraction": self.zoom_fraction,
         }
 
 
 def build_dbvae(config: FacesConfig) -> DebiasingVAE:
     """The DB-VAE of ``config``, built (weights created) on its image size."""
     model = DebiasingVAE(config.image_size, config.latent_dim, config.base_filters,
-                         config.kl_weight, seed=config.seed, name="dbvae")
+                         config.kl_weight, seed=config.seed, shift_fraction=config.shift_fraction,
+                         zoom_fraction=config.zoom_fraction, name="dbvae")
     model(ops.zeros((1, config.image_size, config.image_size, 3)))
     return model
