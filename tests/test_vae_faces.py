@@ -22,13 +22,16 @@ from vae_faces.metrics import (
     threshold_at_fpr,
 )
 from vae_faces.model import (
+    RandomShiftZoom,
     Reparameterize,
     build_augmenter,
     build_cnn,
     build_dbvae,
     debiasing_loss,
+    interpolation_matrices,
     kl_divergence,
     reconstruction_loss,
+    shift_zoom,
 )
 from vae_faces.resampling import (
     AGGREGATES,
@@ -351,7 +354,7 @@ def test_shifts_and_zooms_move_faces_only_in_training():
     0; the CNN behind it predicts as the same CNN without it."""
     config = get_config("smoke")
     augmenter = build_augmenter(config.shift_fraction, config.zoom_fraction, seed=0)
-    assert [layer.name for layer in augmenter] == ["random_zoom", "random_shift"]
+    assert [layer.name for layer in augmenter] == ["random_shift_zoom"]
     assert build_augmenter(0.0, 0.0, seed=0) == []
     images = _random_images(config)
     moved = images
@@ -363,11 +366,93 @@ def test_shifts_and_zooms_move_faces_only_in_training():
 
     cnn = build_cnn(config)
     fixed = build_cnn(replace(config, shift_fraction=0.0, zoom_fraction=0.0))
-    assert len(fixed.layers) == len(cnn.layers) - 2
+    assert len(fixed.layers) == len(cnn.layers) - 1
     fixed.set_weights(cnn.get_weights())
     np.testing.assert_allclose(keras.ops.convert_to_numpy(cnn(images, training=False)),
                                keras.ops.convert_to_numpy(fixed(images, training=False)),
                                atol=1e-6)
+
+
+# Non-square, zooms in and out, shifts that reach past the border (so the reflection counts).
+_ZOOMS = np.array([0.0, 0.2, -0.2, 0.15, -0.1, 0.3], "float32")
+_SHIFTS_Y = np.array([0.0, 3.0, -4.5, 7.3, -2.2, -9.9], "float32")
+_SHIFTS_X = np.array([0.0, -2.0, 5.7, -3.1, 6.6, 8.8], "float32")
+
+
+def test_shift_zoom_matches_keras_affine_transform_with_reflect_fill():
+    """The separable resampling is Keras's general one for the same matrix: input coordinate
+    c + (1 + zoom) (q - shift - c) for output pixel q, pixel i at coordinate i, bilinear, the
+    border reflected (d c b a | a b c d | d c b a)."""
+    images = np.random.default_rng(0).random((6, 32, 24, 3)).astype("float32")
+    scale = 1.0 + _ZOOMS
+    centre_y, centre_x = (32 - 1) / 2, (24 - 1) / 2
+    zeros = np.zeros_like(scale)
+    transform = np.stack([scale, zeros, centre_x * (1 - scale) - scale * _SHIFTS_X,
+                          zeros, scale, centre_y * (1 - scale) - scale * _SHIFTS_Y,
+                          zeros, zeros], axis=1)
+    expected = keras.ops.image.affine_transform(images, transform, interpolation="bilinear",
+                                                fill_mode="reflect")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(shift_zoom(images, _ZOOMS, _SHIFTS_Y, _SHIFTS_X)),
+        keras.ops.convert_to_numpy(expected), atol=1e-5)
+
+
+def test_shift_zoom_is_the_stock_zoom_then_translation_where_both_read_inside():
+    """Same signs and order as RandomZoom then RandomTranslation: with whole-pixel shifts (the
+    translation then interpolates nothing) the two agree wherever the translation reads inside
+    the zoomed image; outside, the stock pair mirrors the zoomed image, this the input."""
+    images = np.random.default_rng(1).random((6, 32, 24, 3)).astype("float32")
+    shifts_y, shifts_x = np.round(_SHIFTS_Y), np.round(_SHIFTS_X)
+    scale = (1.0 + _ZOOMS)[:, None]
+    zoomed = keras.layers.RandomZoom(0.3).transform_images(
+        images, {"height_zoom": scale, "width_zoom": scale}, training=True)
+    stock = keras.ops.convert_to_numpy(keras.layers.RandomTranslation(0.5, 0.5).transform_images(
+        zoomed, {"translations": np.stack([shifts_x, shifts_y], 1)}, training=True))
+    ours = keras.ops.convert_to_numpy(shift_zoom(images, _ZOOMS, shifts_y, shifts_x))
+    for index, (dy, dx) in enumerate(zip(shifts_y.astype(int), shifts_x.astype(int), strict=True)):
+        rows, columns = slice(max(dy, 0), 32 + min(dy, 0)), slice(max(dx, 0), 24 + min(dx, 0))
+        np.testing.assert_allclose(ours[index, rows, columns], stock[index, rows, columns],
+                                   atol=1e-5)
+
+
+def test_no_shift_or_zoom_is_the_identity_and_whole_pixel_shifts_are_reflected_rolls():
+    images = np.random.default_rng(2).random((3, 8, 6, 2)).astype("float32")
+    zeros = np.zeros(3, "float32")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(shift_zoom(images, zeros, zeros, zeros)), images)
+    shifts_y, shifts_x = np.array([3, -5, 0]), np.array([-2, 4, 6])
+    moved = keras.ops.convert_to_numpy(shift_zoom(
+        images, zeros, shifts_y.astype("float32"), shifts_x.astype("float32")))
+    for image, output, dy, dx in zip(images, moved, shifts_y, shifts_x, strict=True):
+        # numpy's "symmetric" pad is Keras's "reflect": the border pixel repeated.
+        padded = np.pad(image, ((8, 8), (6, 6), (0, 0)), mode="symmetric")
+        np.testing.assert_array_equal(output, padded[8 - dy : 16 - dy, 6 - dx : 12 - dx])
+
+
+def test_interpolation_rows_are_two_weights_summing_to_one_so_no_light_is_added():
+    source = np.random.default_rng(3).uniform(-40, 70, size=(5, 32)).astype("float32")
+    matrices = keras.ops.convert_to_numpy(interpolation_matrices(source, 32))
+    assert matrices.shape == (5, 32, 32) and matrices.min() >= 0
+    assert np.all((matrices > 0).sum(axis=-1) <= 2)
+    np.testing.assert_allclose(matrices.sum(axis=-1), 1.0, atol=1e-6)
+    constant = np.full((6, 32, 24, 3), 0.7, "float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(shift_zoom(constant, _ZOOMS, _SHIFTS_Y, _SHIFTS_X)), 0.7,
+        atol=1e-6)
+
+
+def test_random_shift_zoom_draws_per_image_in_training_only_and_repeats_with_its_seed():
+    image = np.random.default_rng(4).random((1, 16, 16, 3)).astype("float32")
+    images = np.repeat(image, 8, axis=0)
+    layer = RandomShiftZoom(0.1, 0.2, seed=5)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images)), images)
+    moved = keras.ops.convert_to_numpy(layer(images, training=True))
+    assert moved.shape == images.shape and np.abs(moved - images).mean() > 0.01
+    assert len({output.tobytes() for output in moved}) == 8  # a draw per image
+    again = keras.ops.convert_to_numpy(layer(images, training=True))
+    assert not np.allclose(again, moved)  # new draws each step
+    twin = RandomShiftZoom.from_config(RandomShiftZoom(0.1, 0.2, seed=5).get_config())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(twin(images, training=True)), moved)
 
 
 def test_dbvae_reconstructs_the_moved_image_it_encoded():

@@ -72,22 +72,92 @@ class Reparameterize(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+def interpolation_matrices(source, size: int):
+    """(n, size, size) matrices whose row i reads a 1-D signal at position ``source[:, i]``.
+
+    Bilinear: two weights per row, summing to 1. Indices past the border are reflected as by
+    ``fill_mode="reflect"`` (d c b a | a b c d | d c b a), so the fill needs no extra step.
+    """
+    source = ops.convert_to_tensor(source, "float32")
+    lower = ops.floor(source)
+    upper_weight = ops.expand_dims(source - lower, -1)
+
+    def one_hot_reflected(index):  # period 2 * size; the border pixel is repeated
+        index = ops.mod(ops.cast(index, "int32"), 2 * size)
+        return ops.one_hot(ops.minimum(index, 2 * size - 1 - index), size)
+
+    return (one_hot_reflected(lower) * (1.0 - upper_weight)
+            + one_hot_reflected(lower + 1.0) * upper_weight)
+
+
+def shift_zoom(images, zoom, shift_y, shift_x):
+    """Each image (n, h, w, c) zoomed about its centre, then shifted; arguments of shape (n,).
+
+    As RandomZoom's ``height_factor``, a positive ``zoom`` zooms out: the output spans
+    ``1 + zoom`` times as many input pixels. Shifts are in pixels, positive moving the content
+    down / right. Pixel i sits at coordinate i (the centre is (size - 1) / 2), as in
+    ``keras.ops.image.affine_transform``, which this matches with bilinear interpolation and
+    reflect fill.
+    """
+    scale = 1.0 + ops.convert_to_tensor(zoom, "float32")[:, None]
+
+    def matrices(size, shift):
+        centre = (size - 1) / 2
+        output = ops.arange(size, dtype="float32")
+        shift = ops.convert_to_tensor(shift, "float32")[:, None]
+        return interpolation_matrices(centre + scale * (output - shift - centre), size)
+
+    # Separable: output rows read input rows only, columns columns only, so two small matrix
+    # products per image replace the general resampler (~300 ms a batch on JAX and PyTorch).
+    rows, columns = matrices(images.shape[1], shift_y), matrices(images.shape[2], shift_x)
+    return ops.einsum("nih,nhwc,njw->nijc", rows, images, columns)
+
+
+@keras.saving.register_keras_serializable(package="vae_faces")
+class RandomShiftZoom(layers.Layer):
+    """RandomZoom((-zoom_fraction, zoom_fraction)) then RandomTranslation(shift_fraction,
+    shift_fraction), both with ``fill_mode="reflect"``, as ONE resampling (``shift_zoom``).
+
+    One interpolation blurs once, not twice; and the reflected border mirrors the input image,
+    where the stock pair mirrors the zoomed one. Identity at prediction.
+    """
+
+    def __init__(self, shift_fraction, zoom_fraction, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.shift_fraction, self.zoom_fraction, self.seed = shift_fraction, zoom_fraction, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=False):
+        if not training:
+            return images
+        count, height, width = ops.shape(images)[:3]
+
+        def uniform(half_width):
+            return keras.random.uniform((count,), -half_width, half_width,
+                                        seed=self.seed_generator)
+
+        zoom = uniform(self.zoom_fraction)
+        shift_y, shift_x = uniform(self.shift_fraction), uniform(self.shift_fraction)
+        return shift_zoom(images, zoom, shift_y * height, shift_x * width)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "shift_fraction": self.shift_fraction,
+                "zoom_fraction": self.zoom_fraction, "seed": self.seed}
+
+
 def build_augmenter(shift_fraction: float, zoom_fraction: float, seed=None) -> list:
-    """Training-only layers that move each face (up to ``shift_fraction`` of the frame each
-    way) and scale it (in or out by up to ``zoom_fraction``), the border filled by reflection;
-    identity at prediction. Empty when both are 0."""
-    augmenter = []
-    # Seeds of their own: generators seeded alike draw alike, which would tie each shift to
-    # its zoom (and to the DB-VAE's sampling noise, seeded with ``seed``).
-    zoom_seed, shift_seed = (None, None) if seed is None else (seed + 1, seed + 2)
-    if zoom_fraction:
-        augmenter.append(layers.RandomZoom((-zoom_fraction, zoom_fraction), fill_mode="reflect",
-                                           seed=zoom_seed, name="random_zoom"))
-    if shift_fraction:
-        augmenter.append(layers.RandomTranslation(shift_fraction, shift_fraction,
-                                                  fill_mode="reflect", seed=shift_seed,
-                                                  name="random_shift"))
-    return augmenter
+    """Training-only: each face moved (up to ``shift_fraction`` of the frame each way) and
+    scaled (in or out by up to ``zoom_fraction``), the border filled by reflection; identity at
+    prediction. Empty when both are 0."""
+    if not (shift_fraction or zoom_fraction):
+        return []
+    # A seed of its own: generators seeded alike draw alike, which would tie the shifts and
+    # zooms to the DB-VAE's sampling noise, seeded with ``seed``.
+    return [RandomShiftZoom(shift_fraction, zoom_fraction, seed=None if seed is None else seed + 1,
+                            name="random_shift_zoom")]
 
 
 def build_encoder(image_size: int, base_filters: int, num_outputs: int, name: str,
