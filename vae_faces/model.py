@@ -108,7 +108,7 @@ def shift_zoom(images, zoom, shift_y, shift_x):
         return interpolation_matrices(centre + scale * (output - shift - centre), size)
 
     # Separable: output rows read input rows only, columns columns only, so two small matrix
-    # products per image replace the general resampler (~300 ms a batch on JAX and PyTorch).
+    # products per image replace the general resampler, which is slow on JAX and PyTorch.
     rows, columns = matrices(images.shape[1], shift_y), matrices(images.shape[2], shift_x)
     return ops.einsum("nih,nhwc,njw->nijc", rows, images, columns)
 
