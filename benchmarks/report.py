@@ -1,6 +1,6 @@
 """Write the README's results table from benchmarks/results/*.json.
 
-    python -m benchmarks.report          # rewrite the table in README.md, copy its pictures
+    python -m benchmarks.report          # rewrite the table in README.md, copy or draw its pictures
     python -m benchmarks.report --check  # exit 1 if README.md is out of date
 """
 
@@ -155,7 +155,6 @@ def results_table() -> str:
 
 # Pictures the README shows, copied from what the cpu-profile runs and notebooks wrote.
 FIGURES = {
-    "training_checkpoints/vae_faces/cpu/recall_by_group.png": "docs/images/vae_faces_recall.png",
     "training_checkpoints/rnn_music/cpu/piano_rolls.png": "docs/images/rnn_music_piano_rolls.png",
     "training_checkpoints/rnn_music/cpu/tune_1.svg": "docs/images/rnn_music_tune_1.svg",
     "training_checkpoints/dqn_cartpole/cpu/dqn-seed0/cartpole_trained.gif":
@@ -173,6 +172,31 @@ def copy_figures() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             print(f"copied {source.relative_to(ROOT)} -> {target.relative_to(ROOT)}")
+
+
+FACES_FIGURE = ROOT / "docs" / "images" / "vae_faces_recall.png"
+FACES_FIGURE_ARMS = ("cnn", "dbvae", "dbvae_uniform", "dbvae_group", "cnn_balanced")
+
+
+def draw_faces_figure() -> None:
+    """Chapter 4's README figure, drawn from every seed of the faces benchmark's JSON."""
+    path = RESULTS / "vae_faces.json"
+    result = json.loads(path.read_text()) if path.exists() else {}
+    if "skin_tone" not in result:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course.figures import save_figure
+    from vae_faces import plots
+
+    arms = {arm: plots.ARM_LABELS[arm] for arm in FACES_FIGURE_ARMS if arm in result["skin_tone"]}
+    figure = plots.plot_recall_by_group(
+        plots.benchmark_readings(result, "tone", arms),
+        title=f"Face recall per skin-tone group: {len(result['seeds'])} seeds each "
+              "(dots), their mean (bars)")
+    save_figure(figure, FACES_FIGURE)
+    print(f"drew {FACES_FIGURE.relative_to(ROOT)} from {path.relative_to(ROOT)}")
 
 
 TUNE_START, TUNE_END = "<!-- tune:start -->", "<!-- tune:end -->"
@@ -252,6 +276,7 @@ def main(argv=None) -> int:
         return 0 if new == text else 1
     README.write_text(new)
     copy_figures()
+    draw_faces_figure()
     return 0
 
 

@@ -19,7 +19,7 @@ BACKEND_MODULES = {
     "test_dqn_cartpole", "test_exercises", "test_first_run", "test_notebooks", "test_progress",
     "test_rnn_music", "test_rnn_music_bars", "test_rnn_music_display", "test_rnn_sentiment",
     "test_rnn_sentiment_data", "test_rnn_sentiment_exercises", "test_rnn_sentiment_math",
-    "test_rnn_sentiment_reruns", "test_vae_faces", "test_vae_faces_data",
+    "test_rnn_sentiment_reruns", "test_vae_faces", "test_vae_faces_data", "test_vae_faces_figures",
 }
 
 

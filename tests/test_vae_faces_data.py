@@ -255,9 +255,10 @@ def test_command_line_trains_writes_and_then_reloads(tmp_path, monkeypatch, caps
         assert set(saved["metrics"]["dbvae"][f"tone_{reading}"]["recall_by_group"]) == set(
             TONE_GROUPS)
     assert 0 <= saved["tone_dimension"]["dimension"] < get_config("smoke").latent_dim
-    for name in ("composition", "ita_by_race", "recall_by_group", "recall_by_race", "histories",
-                 "resampling_extremes", "group_shares", "reconstructions", "interpolation",
-                 "prior_samples", "tone_traversal", "mit_test_faces"):
+    for name in ("composition", "group_examples", "ita_by_race", "tone_extremes", "schematic",
+                 "recall_by_group", "recall_by_race", "histories", "resampling_extremes",
+                 "group_shares", "reconstructions", "interpolation", "prior_samples",
+                 "tone_traversal", "mit_test_faces"):
         assert (out / f"{name}.png").stat().st_size > 1000
     dbvae = keras.models.load_model(out / "dbvae" / "model.keras")
     images = np.zeros((2, 32, 32, 3), "float32")

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from vae_faces.model import DebiasingVAE
+from vae_faces.skin_tone import individual_typology_angle
 
 
 def sample_prior(model: DebiasingVAE, num_samples: int, seed: int = 0) -> np.ndarray:
@@ -34,3 +35,19 @@ def traverse(model: DebiasingVAE, mean: np.ndarray, dimension: int, values) -> n
     codes = np.repeat(np.asarray(mean, "float32")[None], len(values), axis=0)
     codes[:, dimension] = values
     return keras.ops.convert_to_numpy(model.decoder(codes, training=False))
+
+
+def tone_walk(model: DebiasingVAE, means: np.ndarray, angles: np.ndarray, tone: np.ndarray,
+              groups=("LF", "DM"), spread: float = 2.5, num_steps: int = 7) -> dict:
+    """Walk the dimension that tracks skin tone from ``spread`` standard deviations below its
+    mean to as far above, starting from the first face of each of ``groups``; each decoded image
+    comes with its own ITA, to check whether the walk changes the measured tone."""
+    dimension, correlation = tone_dimension(means, angles)
+    column = means[:, dimension]
+    values = column.mean() + np.linspace(-spread, spread, num_steps) * column.std()
+    walks = {}
+    for group in groups:
+        start = means[np.flatnonzero(tone == group)[0]]
+        decoded = traverse(model, start, dimension, values)
+        walks[group] = (decoded, individual_typology_angle(np.rint(decoded * 255).astype("uint8")))
+    return {"dimension": dimension, "correlation": correlation, "values": values, "walks": walks}

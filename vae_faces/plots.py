@@ -11,13 +11,18 @@ from vae_faces.skin_tone import TONE_GROUPS
 
 TONE_NAMES = {"LF": "lighter female", "LM": "lighter male", "DF": "darker female",
               "DM": "darker male"}
+# The benchmark's arms (benchmarks/vae_faces.py), as the notebook and the README name them.
+ARM_LABELS = {"cnn": "CNN", "dbvae": "DB-VAE", "dbvae_uniform": "DB-VAE, uniform draws",
+              "dbvae_group": "DB-VAE, group oracle", "cnn_balanced": "CNN, balanced set",
+              "cnn_fixed_frame": "CNN, fixed frame", "cnn_augmented": "CNN, augmented"}
 
 
 def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, suptitle=None):
     """A grid of RGB images (uint8 or floats in [0, 1]) with optional titles."""
     nrows = max(1, int(np.ceil(len(images) / ncols)))
-    # Two-line titles need room above every row, not only the first.
-    title_room = 0.3 if titles is not None and any("\n" in str(t) for t in titles) else 0.0
+    # Titles need room above every row, not only the first: a line of 7-point text each.
+    lines = max((str(t).count("\n") + 1 for t in titles if str(t)), default=0) if titles else 0
+    title_room = 0.15 * lines
     height = (size + title_room) * nrows + 0.4
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
     for ax in axes.flat:
@@ -34,6 +39,32 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, suptitle
 
 def _label(group: str) -> str:
     return TONE_NAMES.get(group, group.replace("_", "/"))
+
+
+def plot_group_examples(images, tone, angles, is_face, per_group: int = 6):
+    """The first ``per_group`` faces of each tone group, titled with their ITA, and a row of
+    non-faces."""
+    chosen, titles = [], []
+    for group in TONE_GROUPS:
+        members = np.flatnonzero(tone == group)[:per_group]
+        chosen += list(members)
+        titles += [f"{group}  {angles[i]:.0f}°" for i in members]
+    non_faces = np.flatnonzero(~is_face)[:per_group]
+    chosen += list(non_faces)
+    titles += ["non-face"] * len(non_faces)
+    return show_images(images[chosen], titles, ncols=per_group, size=1.4)
+
+
+def plot_tone_extremes(images, races, angles):
+    """For each race label, the face with the lowest ITA (top row) and the highest (bottom)."""
+    darkest, lightest = [], []
+    for race in RACES:
+        members = np.flatnonzero((races == race) & ~np.isnan(angles))
+        darkest.append(members[np.argmin(angles[members])])
+        lightest.append(members[np.argmax(angles[members])])
+    chosen = darkest + lightest
+    titles = [f"{_label(races[i])}\n{angles[i]:.0f}°" for i in chosen]
+    return show_images(images[chosen], titles, ncols=len(RACES), size=1.5)
 
 
 def plot_composition(train_counts: dict, eval_counts: dict, groups=TONE_GROUPS,
@@ -114,6 +145,21 @@ def plot_recall_by_group(readings: dict, groups=TONE_GROUPS, title: str = "Face 
     return fig
 
 
+def benchmark_readings(result: dict, view: str, arms: dict) -> dict:
+    """The benchmark JSON's per-seed recall, in the form ``plot_recall_by_group`` takes:
+    ``view`` "tone" (the ``skin_tone`` block) or "race" (the top-level arm keys); ``arms``
+    maps arm keys to legend labels."""
+    tone = result["skin_tone"]
+    matched = f"matched {tone['false_positive_rate']:.0%} FPR"
+    readings = {"threshold 0.5": {}, matched: {}}
+    for arm, label in arms.items():
+        block = tone[arm] if view == "tone" else result[arm]
+        at_half = block["threshold_0.5"] if view == "tone" else block
+        for reading, source in (("threshold 0.5", at_half), (matched, block["matched_fpr"])):
+            readings[reading][label] = {"recall": source["recall_by_group"], "intervals": None}
+    return readings
+
+
 def plot_resampling_extremes(faces, probabilities, labels, count: int = 8):
     """The training faces the resampler weights most (top row) and least (bottom row), each
     titled with its group label and its weight relative to uniform draws."""
@@ -149,9 +195,27 @@ def plot_reconstructions(images, reconstructions, count: int = 8):
     return show_images(panels, ncols=count, size=1.3, suptitle="input (top), reconstruction")
 
 
+def plot_tone_walk(walk: dict):
+    """``latent.tone_walk``'s decoded faces, one row per starting face, each titled with the
+    value the dimension was set to and the decoded image's ITA."""
+    images, titles = [], []
+    for decoded, angles in walk["walks"].values():
+        images += list(decoded)
+        titles += [f"{value:+.2f}: " + ("grey" if np.isnan(angle) else f"{angle:.0f}°")
+                   for value, angle in zip(walk["values"], angles, strict=True)]
+    return show_images(images, titles, ncols=len(walk["values"]), size=1.5,
+                       suptitle=f"dimension {walk['dimension']} set to (value): ITA of the "
+                                f"decoded image; rows start from a face of group "
+                                f"{', '.join(walk['walks'])} (top to bottom)")
+
+
 def plot_interpolation(frames):
-    """Decoded points on the line between two faces' latent means (the two ends: inputs)."""
-    return show_images(frames, ncols=len(frames), size=1.2)
+    """``train.interpolate``'s frames: the two input faces at the ends and, between them,
+    decoded points on the straight line between their latent means."""
+    steps = np.linspace(0.0, 1.0, len(frames) - 2)
+    titles = ["input"] + [f"t = {t:.2f}" for t in steps] + ["input"]
+    return show_images(frames, titles, ncols=len(frames), size=1.2,
+                       suptitle="from one face's code to another's: (1 - t) mu(left) + t mu(right)")
 
 
 def plot_test_faces(images, groups, probabilities: dict):
