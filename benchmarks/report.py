@@ -187,6 +187,8 @@ def draw_faces_figure() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from course.figures import save_figure
     from vae_faces import plots
 
@@ -196,6 +198,7 @@ def draw_faces_figure() -> None:
         title=f"Face recall per skin-tone group: {len(result['seeds'])} seeds each "
               "(dots), their mean (bars)")
     save_figure(figure, FACES_FIGURE)
+    plt.close(figure)
     print(f"drew {FACES_FIGURE.relative_to(ROOT)} from {path.relative_to(ROOT)}")
 
 

@@ -40,14 +40,15 @@ def test_benchmark_readings_take_each_view_and_reading_from_its_own_block():
     result = fake_benchmark()
     arms = {"cnn": "CNN", "dbvae_uniform": "uniform"}
     tone = plots.benchmark_readings(result, "tone", arms)
-    assert list(tone) == ["threshold 0.5", "matched 1% FPR"]
+    assert list(tone) == ["threshold 0.5", "matched 1% false-positive rate"]
     assert list(tone["threshold 0.5"]) == ["CNN", "uniform"]
     assert tone["threshold 0.5"]["uniform"]["recall"]["DF"] == [0.7, 0.71]
-    assert tone["matched 1% FPR"]["CNN"]["recall"]["LM"] == [0.45, 0.46]
+    assert tone["matched 1% false-positive rate"]["CNN"]["recall"]["LM"] == [0.45, 0.46]
     race = plots.benchmark_readings(result, "race", arms)
     assert race["threshold 0.5"]["CNN"]["recall"]["Black"] == [0.3, 0.31]
-    assert race["matched 1% FPR"]["uniform"]["recall"]["White"] == [0.45, 0.46]
-    assert race["matched 1% FPR"]["uniform"]["intervals"] is None
+    matched = race["matched 1% false-positive rate"]
+    assert matched["uniform"]["recall"]["White"] == [0.45, 0.46]
+    assert matched["uniform"]["intervals"] is None
 
 
 def test_the_readme_figure_is_drawn_from_the_benchmark_json(tmp_path, monkeypatch):
@@ -62,7 +63,8 @@ def test_the_readme_figure_is_drawn_from_the_benchmark_json(tmp_path, monkeypatc
     assert (tmp_path / "faces.png").stat().st_size > 0
     (readings, kwargs), = drawn
     labels = [plots.ARM_LABELS[arm] for arm in report.FACES_FIGURE_ARMS]
-    assert list(readings["matched 1% FPR"]) == labels
+    assert list(readings["matched 1% false-positive rate"]) == labels
+    assert set(readings["threshold 0.5"]["CNN"]["recall"]) == set(TONE_GROUPS)  # the tone view
     assert "3 seeds" in kwargs["title"]
     plt.close("all")
 
@@ -115,5 +117,5 @@ def test_tone_walk_walks_the_tone_dimension_around_its_mean_from_each_groups_fir
     assert decoded_angles.shape == (5,)
     fig = plots.plot_tone_walk(walk)
     assert len([ax for ax in fig.axes if ax.images]) == 10
-    assert "DM, LF" in fig._suptitle.get_text()
+    assert "DM, LF" in fig.get_suptitle()
     plt.close(fig)

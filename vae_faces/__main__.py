@@ -48,8 +48,7 @@ def evaluate(probabilities, calibration_probabilities, splits) -> dict:
 def recall_figure(metrics: dict, view: str, groups, title: str):
     """Both readings of both models, as ``plots.plot_recall_by_group`` takes them."""
     readings = {}
-    for reading, label in (("threshold_0.5", "threshold 0.5"),
-                           ("matched_fpr", f"matched {MATCHED_FPR:.0%} false-positive rate")):
+    for reading, label in plots.reading_titles(MATCHED_FPR).items():
         readings[label] = {
             LEGEND.get(name, name): {
                 "recall": {g: [r] for g, r in m[f"{view}_{reading}"]["recall_by_group"].items()},

@@ -21,7 +21,8 @@ def show_images(images, titles=None, ncols: int = 8, size: float = 1.3, suptitle
     """A grid of RGB images (uint8 or floats in [0, 1]) with optional titles."""
     nrows = max(1, int(np.ceil(len(images) / ncols)))
     # Titles need room above every row, not only the first: a line of 7-point text each.
-    lines = max((str(t).count("\n") + 1 for t in titles if str(t)), default=0) if titles else 0
+    lines = 0 if titles is None else max((str(t).count("\n") + 1 for t in titles if str(t)),
+                                         default=0)
     title_room = 0.15 * lines
     height = (size + title_room) * nrows + 0.4
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
@@ -145,18 +146,25 @@ def plot_recall_by_group(readings: dict, groups=TONE_GROUPS, title: str = "Face 
     return fig
 
 
+def reading_titles(false_positive_rate: float) -> dict:
+    """The panel title of each reading, keyed as the metrics name them."""
+    return {"threshold_0.5": "threshold 0.5",
+            "matched_fpr": f"matched {false_positive_rate:.0%} false-positive rate"}
+
+
 def benchmark_readings(result: dict, view: str, arms: dict) -> dict:
     """The benchmark JSON's per-seed recall, in the form ``plot_recall_by_group`` takes:
-    ``view`` "tone" (the ``skin_tone`` block) or "race" (the top-level arm keys); ``arms``
-    maps arm keys to legend labels."""
+    ``view`` "tone" (the ``skin_tone`` block) or "race" (the top-level arm keys, the same
+    runs); ``arms`` maps arm keys to legend labels."""
     tone = result["skin_tone"]
-    matched = f"matched {tone['false_positive_rate']:.0%} FPR"
-    readings = {"threshold 0.5": {}, matched: {}}
+    titles = reading_titles(tone["false_positive_rate"])
+    readings = {title: {} for title in titles.values()}
     for arm, label in arms.items():
         block = tone[arm] if view == "tone" else result[arm]
         at_half = block["threshold_0.5"] if view == "tone" else block
-        for reading, source in (("threshold 0.5", at_half), (matched, block["matched_fpr"])):
-            readings[reading][label] = {"recall": source["recall_by_group"], "intervals": None}
+        for key, source in (("threshold_0.5", at_half), ("matched_fpr", block["matched_fpr"])):
+            readings[titles[key]][label] = {"recall": source["recall_by_group"],
+                                            "intervals": None}
     return readings
 
 
