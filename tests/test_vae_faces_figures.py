@@ -29,8 +29,8 @@ def fake_benchmark(seeds=(0, 1)) -> dict:
     tone = {"false_positive_rate": 0.01}
     result = {"seeds": list(seeds), "skin_tone": tone}
     for index, arm in enumerate(plots.ARM_LABELS):
-        tone[arm] = {**recall(0.5 + index / 10, []), "threshold_0.5": recall(0.5 + index / 10,
-                     TONE_GROUPS), "matched_fpr": recall(0.45 + index / 10, TONE_GROUPS)}
+        tone[arm] = {"threshold_0.5": recall(0.5 + index / 10, TONE_GROUPS),
+                     "matched_fpr": recall(0.45 + index / 10, TONE_GROUPS)}
         result[arm] = {**recall(0.3 + index / 10, RACES),
                        "matched_fpr": recall(0.25 + index / 10, RACES)}
     return result
